@@ -1,0 +1,39 @@
+"""The README written into every store, so an auditor can find their way without us."""
+
+STORE_README = """\
+# Evidence store (Evidentia)
+
+This folder is an evidence store written by Evidentia. Nothing in it is ever rewritten or deleted:
+a correction is a new filing.
+
+## Layout
+- `PNN-<principle>/<instance>/<UTC time>--<name>.<ext>`: one artefact, filed under every ETSI EN 304 223
+  principle it supports (the same bytes, hard-linked or copied into each principle folder).
+  `<...>.meta.json` beside it: provenance (source, the exact API calls or commands, period or instant,
+  collector and version, collected-at), SHA-256, size, media type, principles, mapped ISO/IEC 27001:2022
+  and SOC 2 controls, and findings.
+- `catalog/`: the catalogue (principles and control mappings) in force when evidence was filed.
+- `runs/`: one record per `evidentia collect` run: what ran, what failed, requests made, durations.
+- `ledger.jsonl`: the append-only, hash-chained record of every filing, one JSON object per line.
+- `.evidentia/`: the tool's lock and staging area; not evidence.
+
+## Verifying
+With Evidentia: `evidentia verify <this folder>` (exit 0 intact; 1 with one line per discrepancy).
+
+With stock tools (bash, sha256sum, jq), from inside this folder:
+
+    # 1. every file the ledger records has the recorded SHA-256 (artefacts and metadata records)
+    jq -r 'select(.paths) | .sha256 as $h | .paths[] | "\\($h)  \\(.)"' ledger.jsonl | sha256sum -c --quiet
+    jq -r 'select(.meta_path) | .meta_sha256 as $h | .meta_paths[] | "\\($h)  \\(.)"' ledger.jsonl | sha256sum -c --quiet
+
+    # 2. the chain: each line's "prev" is the SHA-256 of the previous line, newline included
+    prev=0000000000000000000000000000000000000000000000000000000000000000
+    while IFS= read -r line; do
+      [ "$(printf '%s' "$line" | jq -r .prev)" = "$prev" ] || echo "chain broken before: $line"
+      prev=$(printf '%s\\n' "$line" | sha256sum | cut -d' ' -f1)
+    done < ledger.jsonl
+
+    # 3. no file is present that the ledger does not record (besides README.md, ledger.jsonl, .evidentia/)
+    comm -13 <(jq -r '(.paths // [])[], (.meta_paths // [])[]' ledger.jsonl | sort -u) \\
+             <(find . -type f ! -path './.evidentia/*' ! -name ledger.jsonl ! -name README.md | sed 's|^./||' | sort)
+"""
