@@ -306,7 +306,7 @@ def load_config(
             continue
         if inst.id in seen:
             problems.add(("collectors", i, "id"), f"id '{inst.id}' is already used on line {seen[inst.id]}",
-                         "ids must be unique: they name the instance's evidence folder")
+                         "ids must be unique: they name the instance's evidence folder", inst.id)
             continue
         seen[inst.id] = inst.line
         instances.append(inst)

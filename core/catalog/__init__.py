@@ -7,6 +7,7 @@ filed with the evidence, so a report can always be regenerated from the folder a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -228,8 +229,9 @@ def _read_yaml(path: Path) -> Any:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from None
 
 
+@functools.lru_cache(maxsize=1)
 def load_builtin() -> Catalog:
-    """The catalogue shipped with this version of Evidentia."""
+    """The catalogue shipped with this version of Evidentia (parsed once per process)."""
     text = resources.files(__package__).joinpath("en304223.yaml").read_text(encoding="utf-8")
     return parse_catalog(yaml.safe_load(text), "evidentia/catalog/en304223.yaml")
 
