@@ -40,6 +40,7 @@ class InstanceResult:
 
     id: str
     collector: str
+    kind: str = "snapshot"
     status: str = "pending"  # ok | failed | timeout | skipped | interrupted
     reason: str = ""
     artefacts: int = 0
@@ -156,7 +157,8 @@ class Runner:
             self._fire_filed(file_catalog_if_changed(store, self.config.catalog, self.now))
             waiting: list[tuple[Instance, InstanceResult, Period, bool]] = []
             for inst in self._selected():
-                result = InstanceResult(id=inst.id, collector=inst.plugin)
+                result = InstanceResult(id=inst.id, collector=inst.plugin,
+                                        kind=inst.collector.cls.kind)
                 summary.instances.append(result)
                 not_due = self._due(inst, store)
                 if not_due:

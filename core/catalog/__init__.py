@@ -129,11 +129,16 @@ class Catalog:
             "sources": list(self.sources),
         }
 
-    def content(self) -> bytes:
+    @functools.cached_property
+    def _content(self) -> bytes:
         return canonical_json(self.document())
 
+    def content(self) -> bytes:
+        """The filed form of the catalogue (computed once: it is hashed for every artefact)."""
+        return self._content
+
     def sha256(self) -> str:
-        return hashlib.sha256(self.content()).hexdigest()
+        return hashlib.sha256(self._content).hexdigest()
 
 
 def _control_sort_key(cid: str) -> tuple[Any, ...]:

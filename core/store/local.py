@@ -37,6 +37,7 @@ from ..collector import canonical_json, utc_iso
 from ..errors import StoreError
 from . import layout
 from .filing import Filing
+from .durability import fsync_path, sync_dirs, sync_new_files
 from .ledger import LedgerWriter, iter_lines
 from .readme import STORE_README
 
@@ -68,10 +69,6 @@ class StoreIndex:
         if kind == "artefact":
             self.last_snapshot[(entry["instance"], entry["name"])] = dict(entry)
             self.used_paths.update(entry.get("paths", ()))
-        elif kind == "unchanged":
-            key = (entry["instance"], entry["name"])
-            if key in self.last_snapshot:
-                self.last_snapshot[key] = {**self.last_snapshot[key], "observed_at": entry["recorded_at"]}
         elif kind == "catalog":
             self.catalog_sha256 = entry["sha256"]
             self.used_paths.update(entry.get("paths", ()))
@@ -83,11 +80,7 @@ class StoreIndex:
 
 
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path)
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -109,6 +102,7 @@ class LocalStore:
         self._lock_fh: Any = None
         self._batch: list[StagedItem] = []
         self._reserved: set[str] = set()
+        self._made_dirs: set[Path] = set()
         self.ledger: LedgerWriter | None = None
         self.index = StoreIndex()
         self.recovered = 0
@@ -228,8 +222,7 @@ class LocalStore:
         dirs: set[Path] = set()
         for item in pending_items:
             dirs.update(self._place_files(item["body"], item["staged"]))
-        for d in dirs:
-            _fsync_dir(d)
+        sync_dirs(self.root, dirs)
         assert self.ledger is not None
         entries = self.ledger.append([item["body"] for item in pending_items])
         pending_path.unlink()
@@ -244,20 +237,14 @@ class LocalStore:
             if data is None:
                 continue
             name = f"{item.body['filing_id']}.{role}"
-            (self.staging / name).write_bytes(data)
+            _write_new(self.staging / name, data)
             staged[role] = name
         return {"body": item.body, "staged": staged}
 
     def _sync_staged(self, pending_items: list[dict[str, Any]]) -> None:
-        """fsync the whole batch after writing it: the kernel writes back in one sweep."""
-        for item in pending_items:
-            for name in item["staged"].values():
-                fd = os.open(self.staging / name, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        _fsync_dir(self.staging)
+        """Make the whole staged batch durable at once, before anything refers to it."""
+        files = (self.staging / name for item in pending_items for name in item["staged"].values())
+        sync_new_files(self.staging, files)
 
     def _place_files(self, body: Mapping[str, Any], staged: Mapping[str, str]) -> set[Path]:
         """Move staged bytes to the entry's paths (first by rename, others by link or copy)."""
@@ -268,24 +255,27 @@ class LocalStore:
         for role, paths in groups:
             if role not in staged or not paths:
                 continue
-            first = self._resolve(paths[0])
+            first = self._target(paths[0])
             source = self.staging / staged[role]
-            first.parent.mkdir(parents=True, exist_ok=True)
             if source.exists():
                 os.replace(source, first)
             touched.add(first.parent)
             for other in paths[1:]:
-                target = self._resolve(other)
-                target.parent.mkdir(parents=True, exist_ok=True)
+                target = self._target(other)
                 if not target.exists():
                     _link_or_copy(first, target)
                 touched.add(target.parent)
         return touched
 
-    def _resolve(self, rel: str) -> Path:
-        path = (self.root / rel).resolve()
-        if self.root.resolve() not in path.parents:
-            raise StoreError(f"refusing to write outside the store: {rel}")
+    def _target(self, rel: str) -> Path:
+        """The absolute path for a store-relative path, its folder created; never outside the store."""
+        norm = os.path.normpath(rel)
+        if norm.startswith(("..", "/")) or os.path.isabs(norm) or norm.startswith(layout.TOOL_DIR):
+            raise StoreError(f"refusing to write outside the evidence folders: {rel}")
+        path = self.root / norm
+        if path.parent not in self._made_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(path.parent)
         return path
 
     def unique_paths(self, folders: Sequence[str], filename: str) -> list[str]:
@@ -302,6 +292,17 @@ class LocalStore:
             if not any(p in self.index.used_paths or p in self._reserved for p in paths):
                 return paths
             n += 1
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create and write a file with raw syscalls: buffered `open()` costs far more per small file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -165,7 +165,7 @@ def file_run_record(
         "sha256": hashlib.sha256(content).hexdigest(),
         "paths": [path],
         "instances": [
-            {k: inst[k] for k in ("id", "collector", "status", "period", "finished_at") if k in inst}
+            {k: inst[k] for k in ("id", "collector", "kind", "status", "period", "finished_at") if k in inst}
             for inst in summary.get("instances", [])
         ],
     }
