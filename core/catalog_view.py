@@ -31,8 +31,10 @@ def render_catalog(
     elif control:
         hits = catalog.principles_for_control(control)
         if not hits:
-            raise CatalogError(f"no principle maps to control {control!r}",
-                               hint="IDs look like A.5.9, 8.2 (ISO 27001) or CC6.1 (SOC 2)")
+            raise CatalogError(
+                f"no principle maps to control {control!r}",
+                hint="IDs look like A.5.9, 8.2 (ISO 27001) or CC6.1 (SOC 2)",
+            )
         title = hits[0][1].title
         data = {
             "control": hits[0][1].id,

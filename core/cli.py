@@ -79,8 +79,9 @@ def _setup_logging(verbose: int, secrets: tuple[str, ...] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("evidentia").setLevel(logging.DEBUG if verbose > 1 else
-                                            logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("evidentia").setLevel(
+        logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,7 +101,11 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON object.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 def collect(
-    config_path: Path, store_path: Path | None, only: tuple[str, ...], force: bool, as_json: bool,
+    config_path: Path,
+    store_path: Path | None,
+    only: tuple[str, ...],
+    force: bool,
+    as_json: bool,
     verbose: int,
 ) -> None:
     """Run the due collectors and file their evidence.
@@ -168,16 +173,25 @@ def verify(store: Path | None, config_path: Path, as_json: bool) -> None:
     root = store or _store_root(None, config_path)
     result = verify_store(root)
     if as_json:
-        click.echo(json.dumps({
-            "store": str(root), "ok": result.ok, "entries": result.entries, "files": result.files,
-            "discrepancies": [d.__dict__ for d in result.discrepancies],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "store": str(root),
+                    "ok": result.ok,
+                    "entries": result.entries,
+                    "files": result.files,
+                    "discrepancies": [d.__dict__ for d in result.discrepancies],
+                },
+                indent=2,
+            )
+        )
     else:
         for d in result.discrepancies:
             click.echo(str(d))
         state = "intact" if result.ok else "NOT intact"
-        click.echo(f"{root}: {state}: {result.entries} ledger entries, {result.files} files checked",
-                   err=True)
+        click.echo(
+            f"{root}: {state}: {result.entries} ledger entries, {result.files} files checked", err=True
+        )
     sys.exit(0 if result.ok else 1)
 
 
@@ -193,8 +207,10 @@ def report(store_path: Path | None, config_path: Path, fmt: str, output: Path | 
 
     root = _store_root(store_path, config_path)
     if not (root / "ledger.jsonl").exists():
-        raise StoreError(f"{root} is not an evidence store (no ledger.jsonl)",
-                         hint="run `evidentia collect` first, or pass --store")
+        raise StoreError(
+            f"{root} is not an evidence store (no ledger.jsonl)",
+            hint="run `evidentia collect` first, or pass --store",
+        )
     text = render(build_coverage(root), fmt)
     if output:
         output.write_text(text, encoding="utf-8")
@@ -207,8 +223,14 @@ def report(store_path: Path | None, config_path: Path, fmt: str, output: Path | 
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--principle", help="Show one principle and the controls it maps to (e.g. P5).")
 @click.option("--control", help="Show the principles that map to a control (A.5.9, CC6.1).")
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Apply this config's catalogue extensions.")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Apply this config's catalogue extensions.",
+)
 def catalog(as_json: bool, principle: str | None, control: str | None, config_path: Path | None) -> None:
     """Print the catalogue: EN 304 223 principles and their ISO 27001 and SOC 2 mappings."""
     from .catalog import load_builtin
@@ -240,8 +262,7 @@ def check(config_path: Path) -> None:
     unresolved = [msg for inst in config.instances for msg in inst.unresolved]
     if unresolved:
         raise ConfigError(unresolved)
-    click.echo(f"{config_path}: valid: {len(config.instances)} collector instance(s), "
-               f"store {config.store}")
+    click.echo(f"{config_path}: valid: {len(config.instances)} collector instance(s), store {config.store}")
 
 
 @cli.command()

@@ -12,7 +12,7 @@ import datetime as dt
 import difflib
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ DEFAULTS = {
     "stale_after": None,
 }
 
+
 @dataclass(frozen=True)
 class Instance:
     """One configured collector instance, validated, with its secrets resolved from the environment."""
@@ -53,6 +54,7 @@ class Instance:
     secrets: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
 
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -65,6 +67,7 @@ class Config:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
 
 class _Problems:
     """Collects problems with their place, so one run of `check` shows all of them."""
@@ -80,29 +83,33 @@ class _Problems:
         text = f"{self.path}:{self.source.line(key)}: {where}key '{key_text}': {message}"
         self.items.append(f"{text}\n  hint: {hint}" if hint else text)
 
+
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
     close = difflib.get_close_matches(word, choices, n=1)
     return f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(choices)}"
 
+
 def _check_keys(
-    problems: _Problems, value: Mapping[str, Any], allowed: tuple[str, ...], path: KeyPath, inst: str | None = None
+    problems: _Problems,
+    value: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    path: KeyPath,
+    inst: str | None = None,
 ) -> None:
     for key in value:
         if key not in allowed:
             problems.add((*path, key), "unknown key", _suggest(key, allowed), inst)
 
-def _duration(
-    problems: _Problems, value: Any, path: KeyPath, inst: str | None = None
-) -> dt.timedelta | None:
+
+def _duration(problems: _Problems, value: Any, path: KeyPath, inst: str | None = None) -> dt.timedelta | None:
     try:
         return parse_duration(value)
     except ValueError as exc:
         problems.add(path, str(exc), instance=inst)
         return None
 
-def resolve_env(
-    value: Any, env: Mapping[str, str], path: KeyPath, missing: list[tuple[KeyPath, str]]
-) -> Any:
+
+def resolve_env(value: Any, env: Mapping[str, str], path: KeyPath, missing: list[tuple[KeyPath, str]]) -> Any:
     """Replace `${VAR}` / `${VAR:-default}` in every string; note variables that are not set."""
     if isinstance(value, str):
 
@@ -122,12 +129,14 @@ def resolve_env(
         return {k: resolve_env(v, env, (*path, k), missing) for k, v in value.items()}
     return value
 
+
 def _with_schema_defaults(params: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(params)
     for name, prop in schema.get("properties", {}).items():
         if name not in out and isinstance(prop, dict) and "default" in prop:
             out[name] = prop["default"]
     return out
+
 
 def _validate_params(
     problems: _Problems,
@@ -151,6 +160,7 @@ def _validate_params(
             continue
         hint = f"see `evidentia plugins {reg.cls.name}` for its parameters"
         problems.add(err_path, err.message, hint, inst)
+
 
 def _instance(
     problems: _Problems,
@@ -179,7 +189,8 @@ def _instance(
     reg = host.collectors.get(plugin) if isinstance(plugin, str) else None
     if reg is None:
         known = sorted(host.collectors)
-        hint = (difflib.get_close_matches(str(plugin), known, n=1) or [None])[0]
+        close = difflib.get_close_matches(str(plugin), known, n=1)
+        hint = close[0] if close else None
         problems.add(
             (*path, "plugin"),
             f"no installed collector named {plugin!r}",
@@ -187,16 +198,23 @@ def _instance(
             label,
         )
     merged = {**defaults, **{k: raw[k] for k in DEFAULT_KEYS if k in raw}}
-    durations = {k: _duration(problems, merged[k], (*path, k) if k in raw else ("defaults", k), label)
-                 for k in DEFAULT_KEYS if merged.get(k) is not None}
+    durations = {
+        k: _duration(problems, merged[k], (*path, k) if k in raw else ("defaults", k), label)
+        for k in DEFAULT_KEYS
+        if merged.get(k) is not None
+    }
     principles = raw.get("principles", [])
     if not isinstance(principles, list) or not all(isinstance(p, str) for p in principles):
         problems.add((*path, "principles"), "must be a list of principle IDs such as P5", instance=label)
         principles = []
     for i, pid in enumerate(principles):
         if pid.upper() not in catalog.principles:
-            problems.add((*path, "principles", i), f"unknown principle {pid!r}",
-                         f"the catalogue has {', '.join(catalog.principles)}", label)
+            problems.add(
+                (*path, "principles", i),
+                f"unknown principle {pid!r}",
+                f"the catalogue has {', '.join(catalog.principles)}",
+                label,
+            )
     params_raw = raw.get("params", {})
     if not isinstance(params_raw, dict):
         problems.add((*path, "params"), "params must be a mapping", instance=label)
@@ -224,8 +242,11 @@ def _instance(
     )
     for pid in reg.cls.principles:
         if pid not in catalog.principles:
-            problems.add((*path, "plugin"), f"collector {reg.cls.name} declares unknown principle {pid}",
-                         instance=label)
+            problems.add(
+                (*path, "plugin"),
+                f"collector {reg.cls.name} declares unknown principle {pid}",
+                instance=label,
+            )
     declared = tuple(p.upper() for p in (*reg.cls.principles, *principles))
     timeout = durations.get("timeout") or DEFAULTS["timeout"]
     schedule = durations.get("schedule") or DEFAULTS["schedule"]
@@ -245,6 +266,7 @@ def _instance(
         unresolved=unresolved,
     )
 
+
 def _catalog(problems: _Problems, raw: Any, base: Path) -> Catalog:
     from .catalog import load_builtin
 
@@ -263,6 +285,7 @@ def _catalog(problems: _Problems, raw: Any, base: Path) -> Catalog:
     except CatalogError as exc:
         problems.add(("catalog",), str(exc))
         return load_builtin()
+
 
 def load_config(
     path: Path,
@@ -305,8 +328,12 @@ def load_config(
         if inst is None:
             continue
         if inst.id in seen:
-            problems.add(("collectors", i, "id"), f"id '{inst.id}' is already used on line {seen[inst.id]}",
-                         "ids must be unique: they name the instance's evidence folder", inst.id)
+            problems.add(
+                ("collectors", i, "id"),
+                f"id '{inst.id}' is already used on line {seen[inst.id]}",
+                "ids must be unique: they name the instance's evidence folder",
+                inst.id,
+            )
             continue
         seen[inst.id] = inst.line
         instances.append(inst)
@@ -326,15 +353,18 @@ def load_config(
         raw=source,
     )
 
+
 def config_json_schema(host: PluginHost) -> dict[str, Any]:
     """A JSON Schema of collectors.yaml for editors, with each installed collector's parameters."""
     duration = {"type": ["string", "number"], "description": "daily, weekly, 24h, 90d, or seconds"}
     variants = []
     for name, reg in sorted(host.collectors.items()):
-        variants.append({
-            "if": {"properties": {"plugin": {"const": name}}, "required": ["plugin"]},
-            "then": {"properties": {"params": reg.cls.params_schema}},
-        })
+        variants.append(
+            {
+                "if": {"properties": {"plugin": {"const": name}}, "required": ["plugin"]},
+                "then": {"properties": {"params": reg.cls.params_schema}},
+            }
+        )
     instance = {
         "type": "object",
         "additionalProperties": False,
@@ -351,11 +381,15 @@ def config_json_schema(host: PluginHost) -> dict[str, Any]:
         },
         "allOf": variants,
     }
+    mapping_props: dict[str, Any] = {
+        k: {"type": "string"} for k in ("principle", "framework", "control", "title")
+    }
     mapping = {
         "type": "object",
-        "properties": {k: {"type": "string"} for k in ("principle", "framework", "control", "title")},
+        "properties": mapping_props,
         "required": ["principle", "framework", "control"],
     }
+    fit = {"enum": ["primary", "supporting", "weak"]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://evidentia.dev/schemas/collectors.json",
@@ -376,12 +410,13 @@ def config_json_schema(host: PluginHost) -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "frameworks": {"type": "array", "items": {"type": "string"}},
-                    "mappings": {"type": "array", "items": {**mapping, "properties": {
-                        **mapping["properties"], "fit": {"enum": ["primary", "supporting", "weak"]}}}},
+                    "mappings": {
+                        "type": "array",
+                        "items": {**mapping, "properties": {**mapping_props, "fit": fit}},
+                    },
                     "unmap": {"type": "array", "items": mapping},
                 },
             },
             "collectors": {"type": "array", "items": instance},
         },
     }
-

@@ -10,8 +10,15 @@ import threading
 import time
 from typing import TextIO
 
-SYMBOLS = {"pending": "·", "running": "…", "ok": "✓", "skipped": "-", "failed": "✗",
-           "timeout": "⏱", "interrupted": "✗"}
+SYMBOLS = {
+    "pending": "·",
+    "running": "…",
+    "ok": "✓",
+    "skipped": "-",
+    "failed": "✗",
+    "timeout": "⏱",
+    "interrupted": "✗",
+}
 
 
 class Progress:

@@ -157,8 +157,7 @@ class Runner:
             self._fire_filed(file_catalog_if_changed(store, self.config.catalog, self.now))
             waiting: list[tuple[Instance, InstanceResult, Period, bool]] = []
             for inst in self._selected():
-                result = InstanceResult(id=inst.id, collector=inst.plugin,
-                                        kind=inst.collector.cls.kind)
+                result = InstanceResult(id=inst.id, collector=inst.plugin, kind=inst.collector.cls.kind)
                 summary.instances.append(result)
                 not_due = self._due(inst, store)
                 if not_due:

@@ -59,9 +59,7 @@ class Scrubber:
         return data, count
 
     def scrub(self, text: str) -> str:
-        return self.scrub_bytes(text.encode("utf-8", "surrogateescape"))[0].decode(
-            "utf-8", "surrogateescape"
-        )
+        return self.scrub_bytes(text.encode("utf-8", "surrogateescape"))[0].decode("utf-8", "surrogateescape")
 
 
 def redact_fields(content: bytes, fields: Iterable[str]) -> tuple[bytes, int]:

@@ -70,10 +70,11 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 raise YamlSourceError(f"keys must be text, not {key_node.tag.rsplit(':', 1)[-1]}", line)
             key = str(key_node.value)
+            key_path: KeyPath = (*path, key)
             if key in out:
-                raise YamlSourceError(f"key '{_dotted((*path, key))}' appears twice", line)
-            self.lines[(*path, key)] = line
-            out[key] = self.build(value_node, (*path, key))
+                raise YamlSourceError(f"key '{_dotted(key_path)}' appears twice", line)
+            self.lines[key_path] = line
+            out[key] = self.build(value_node, key_path)
         return out
 
     def _merged_pairs(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
@@ -123,9 +124,7 @@ def load_located(path: Path) -> Located:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise YamlSourceError(
-            f"is not valid YAML: {exc.problem}", mark.line + 1 if mark else None
-        ) from None
+        raise YamlSourceError(f"is not valid YAML: {exc.problem}", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlSourceError(f"is not valid YAML: {exc}") from None
     if node is None:

@@ -23,7 +23,9 @@ def errors(path: Path, env: dict[str, str] | None = None) -> list[str]:
 
 
 def test_valid_config_resolves_defaults_paths_and_env(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         store: ${STORE_DIR:-ev}
         defaults: {schedule: weekly, timeout: 5m}
         collectors:
@@ -35,7 +37,8 @@ def test_valid_config_resolves_defaults_paths_and_env(tmp_path: Path) -> None:
             plugin: test.secret
             schedule: 12h
             params: {token: "${TOKEN}"}
-    """)
+    """,
+    )
     config = load_config(cfg, HOST, env={"TOKEN": "s3cr3t-value"})
     echo, sec = config.instances
     assert config.store == tmp_path / "ev"
@@ -47,7 +50,9 @@ def test_valid_config_resolves_defaults_paths_and_env(tmp_path: Path) -> None:
 
 
 def test_each_problem_names_file_line_instance_and_key(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         collectors:
           - id: echo
             plugin: test.echo
@@ -60,7 +65,8 @@ def test_each_problem_names_file_line_instance_and_key(tmp_path: Path) -> None:
             plugin: test.secret
             shedule: daily
             params: {token: ghp_literal_token_in_file}
-    """)
+    """,
+    )
     found = errors(cfg)
     expected = [
         f"{cfg}:5: collector 'echo': key 'params.count': 'many' is not of type 'integer'",
@@ -77,11 +83,14 @@ def test_each_problem_names_file_line_instance_and_key(tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_are_refused_naming_the_first(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         collectors:
           - {id: a, plugin: test.echo}
           - {id: a, plugin: test.fail}
-    """)
+    """,
+    )
     assert errors(cfg) == [
         f"{cfg}:3: collector 'a': key 'id': id 'a' is already used on line 2\n"
         "  hint: ids must be unique: they name the instance's evidence folder"
@@ -95,13 +104,16 @@ def test_ids_unsafe_as_folder_names_are_refused(tmp_path: Path, bad_id: str) -> 
 
 
 def test_unset_environment_variable_is_reported_for_its_instance_only(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         collectors:
           - id: sec
             plugin: test.secret
             params:
               token: ${GH_TOKEN}
-    """)
+    """,
+    )
     config = load_config(cfg, HOST, env={})
     assert config.instances[0].unresolved == (
         f"{cfg}:5: collector 'sec': key 'params.token': environment variable GH_TOKEN is not set",
@@ -118,8 +130,10 @@ def test_unset_environment_variable_is_reported_for_its_instance_only(tmp_path: 
         ("- just\n- a list\n", "must be a mapping"),
         ("{1: x, collectors: []}\n", "keys must be text"),
         ("collectors:\n  - {id: x, plugin: test.echo, principles: [P99]}\n", "unknown principle 'P99'"),
-        ("catalog: {unmap: [{principle: P5, framework: soc2, control: CC9.9}]}\ncollectors: []\n",
-         "P5 has no soc2 mapping 'CC9.9' to remove"),
+        (
+            "catalog: {unmap: [{principle: P5, framework: soc2, control: CC9.9}]}\ncollectors: []\n",
+            "P5 has no soc2 mapping 'CC9.9' to remove",
+        ),
     ],
 )
 def test_malformed_files_get_a_located_message(tmp_path: Path, text: str, message: str) -> None:
@@ -157,13 +171,16 @@ def test_catalog_extension_from_a_framework_file(tmp_path: Path) -> None:
         "framework: {id: iso42001, title: ISO/IEC 42001:2023}\n"
         "controls:\n  - {id: A.6.2.6, title: AI system operation and monitoring, principles: [P12]}\n"
     )
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         catalog:
           frameworks: [iso42001.yaml]
           mappings:
             - {principle: P5, framework: soc2, control: CC6.1, title: Logical access, fit: primary}
         collectors: []
-    """)
+    """,
+    )
     catalog = load_config(cfg, HOST, env={}).catalog
     assert catalog.controls_for(["P12"])["iso42001"] == ["A.6.2.6"]
     assert "CC6.1" in catalog.controls_for(["P5"])["soc2"]
@@ -176,8 +193,9 @@ def test_malformed_framework_file_is_rejected_by_name(tmp_path: Path) -> None:
     assert len(found) == 1 and "bad.yaml: controls[0]" in found[0] and "has no 'title'" in found[0]
 
 
-yaml_scalars = st.one_of(st.integers(), st.booleans(), st.none(), st.text(max_size=20),
-                         st.floats(allow_nan=False))
+yaml_scalars = st.one_of(
+    st.integers(), st.booleans(), st.none(), st.text(max_size=20), st.floats(allow_nan=False)
+)
 yaml_values = st.recursive(
     yaml_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
@@ -186,8 +204,11 @@ yaml_values = st.recursive(
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(doc=st.dictionaries(st.sampled_from(["store", "collectors", "defaults", "catalog", "x"]),
-                           yaml_values, max_size=4))
+@given(
+    doc=st.dictionaries(
+        st.sampled_from(["store", "collectors", "defaults", "catalog", "x"]), yaml_values, max_size=4
+    )
+)
 def test_any_document_loads_or_fails_with_located_config_errors(tmp_path: Path, doc: dict) -> None:
     import yaml
 

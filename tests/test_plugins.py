@@ -13,7 +13,7 @@ from support import cli_env, run_cli
 from evidentia.errors import PluginError
 from evidentia.plugin_manager import build_plugin_host
 
-GOOD = '''
+GOOD = """
 from evidentia import Collector, hookimpl
 
 class Users(Collector):
@@ -24,35 +24,41 @@ class Users(Collector):
 @hookimpl
 def evidentia_register_collectors(register):
     register(Users)
-'''
-TYPO = '''
+"""
+TYPO = """
 from evidentia import hookimpl
 
 @hookimpl
 def evidentia_register_colectors(register):
     pass
-'''
+"""
 RAISES_ON_IMPORT = "raise ImportError('needs libacme 2, found 1')\n"
-RAISES_IN_HOOK = '''
+RAISES_IN_HOOK = """
 from evidentia import hookimpl
 
 @hookimpl
 def evidentia_register_collectors(register):
     raise RuntimeError("boom")
-'''
-NOT_A_COLLECTOR = '''
+"""
+NOT_A_COLLECTOR = """
 from evidentia import hookimpl
 
 @hookimpl
 def evidentia_register_collectors(register):
     register(dict)
-'''
+"""
 
 
 @pytest.fixture
 def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name, body in {"acme_good": GOOD, "acme_typo": TYPO, "acme_broken": RAISES_ON_IMPORT,
-                       "acme_hook": RAISES_IN_HOOK, "acme_dup": GOOD, "acme_wrong": NOT_A_COLLECTOR}.items():
+    for name, body in {
+        "acme_good": GOOD,
+        "acme_typo": TYPO,
+        "acme_broken": RAISES_ON_IMPORT,
+        "acme_hook": RAISES_IN_HOOK,
+        "acme_dup": GOOD,
+        "acme_wrong": NOT_A_COLLECTOR,
+    }.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
@@ -72,8 +78,9 @@ def test_builtin_collectors_come_through_the_entry_point(monkeypatch: pytest.Mon
 def test_each_broken_plugin_is_reported_by_name_and_the_rest_load(
     plugin_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    host = host_with(monkeypatch, "acme_broken", "acme_typo", "acme_hook", "acme_wrong", "acme_good",
-                     "acme_missing")
+    host = host_with(
+        monkeypatch, "acme_broken", "acme_typo", "acme_hook", "acme_wrong", "acme_good", "acme_missing"
+    )
     assert "acme.users" in host.collectors
     assert host.failures["acme_broken"] == "ImportError: needs libacme 2, found 1"
     assert "invalid hook implementation" in host.failures["acme_typo"]
@@ -86,8 +93,11 @@ def test_each_broken_plugin_is_reported_by_name_and_the_rest_load(
 def test_duplicate_collector_names_are_refused_naming_both(
     plugin_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(PluginError, match=r"'acme.users' is registered by two plugins: acme_good "
-                                          r"\(acme_good\) and acme_dup \(acme_dup\)"):
+    with pytest.raises(
+        PluginError,
+        match=r"'acme.users' is registered by two plugins: acme_good "
+        r"\(acme_good\) and acme_dup \(acme_dup\)",
+    ):
         host_with(monkeypatch, "acme_good", "acme_dup")
 
 
@@ -97,8 +107,10 @@ def test_disable_env_var_skips_a_plugin(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_help_works_and_plugins_lists_failures_with_a_broken_plugin(plugin_dir: Path) -> None:
-    env = cli_env(EVIDENTIA_PLUGIN_MODULES="acme_broken,acme_good",
-                  PYTHONPATH=os.pathsep.join([str(plugin_dir), cli_env()["PYTHONPATH"]]))
+    env = cli_env(
+        EVIDENTIA_PLUGIN_MODULES="acme_broken,acme_good",
+        PYTHONPATH=os.pathsep.join([str(plugin_dir), cli_env()["PYTHONPATH"]]),
+    )
     helped = run_cli("--help", cwd=plugin_dir, env=env)
     assert helped.returncode == 0 and "collect" in helped.stdout
     listed = run_cli("plugins", "--json", cwd=plugin_dir, env=env)
@@ -115,6 +127,5 @@ def test_help_works_and_plugins_lists_failures_with_a_broken_plugin(plugin_dir: 
 def test_plugins_json_describes_parameters_and_secrets(tmp_path: Path) -> None:
     out = run_cli("plugins", "test.secret", "--json", cwd=tmp_path)
     [info] = json.loads(out.stdout)["collectors"]
-    assert info["parameters"] == [
-        {"name": "token", "type": "string", "required": True, "secret": True}]
+    assert info["parameters"] == [{"name": "token", "type": "string", "required": True, "secret": True}]
     assert info["principles"] == ["P6"]

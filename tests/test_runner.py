@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -33,13 +34,16 @@ def ledger(root: Path) -> list[dict[str, Any]]:
 
 
 def test_failing_and_hanging_collectors_do_not_stop_the_others(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         concurrency: 2
         collectors:
           - {id: hang, plugin: test.hang, timeout: 1s}
           - {id: fail, plugin: test.fail}
           - {id: echo, plugin: test.echo, params: {count: 3}}
-    """)
+    """,
+    )
     started = time.monotonic()
     summary = run(cfg)
     elapsed = time.monotonic() - started
@@ -53,7 +57,10 @@ def test_failing_and_hanging_collectors_do_not_stop_the_others(tmp_path: Path) -
     assert verify_store(tmp_path / "evidence").ok
     run_record = [e for e in ledger(tmp_path / "evidence") if e["type"] == "run"][-1]
     assert {i["id"]: i["status"] for i in run_record["instances"]} == {
-        "hang": "timeout", "fail": "failed", "echo": "ok"}
+        "hang": "timeout",
+        "fail": "failed",
+        "echo": "ok",
+    }
 
 
 def test_all_ok_exits_zero_and_counts_requests_findings(tmp_path: Path) -> None:
@@ -79,18 +86,23 @@ def test_event_periods_chain_without_gap_or_overlap(tmp_path: Path) -> None:
         assert run(cfg, force=True).exit_code == 0
     periods = [e["period"] for e in ledger(tmp_path / "evidence") if e["type"] == "artefact"]
     assert len(periods) == 3
-    for before, after in zip(periods, periods[1:]):
+    for before, after in itertools.pairwise(periods):
         assert after["start"] == before["end"]
     content = json.loads(
-        (tmp_path / "evidence" / [e for e in ledger(tmp_path / "evidence")
-                                  if e["type"] == "artefact"][-1]["paths"][0]).read_text())
+        (
+            tmp_path
+            / "evidence"
+            / [e for e in ledger(tmp_path / "evidence") if e["type"] == "artefact"][-1]["paths"][0]
+        ).read_text()
+    )
     assert content["period"] == periods[-1]
 
 
 def test_failed_event_run_files_nothing_and_is_covered_again(tmp_path: Path) -> None:
     good = write_config(tmp_path, "collectors:\n  - {id: ev, plugin: test.events}\n")
-    bad = write_config(tmp_path, "collectors:\n  - {id: ev, plugin: test.events, params: {fail: true}}\n",
-                       name="bad.yaml")
+    bad = write_config(
+        tmp_path, "collectors:\n  - {id: ev, plugin: test.events, params: {fail: true}}\n", name="bad.yaml"
+    )
     run(good)
     failed = by_id(run(bad, force=True))["ev"]
     assert failed.status == "failed" and failed.discarded == 1 and failed.artefacts == 0
@@ -135,13 +147,19 @@ def test_hooks_see_every_filing_and_the_run_summary(tmp_path: Path) -> None:
     listener.evidentia_run_finished = evidentia_run_finished  # type: ignore[attr-defined]
     import collectors_for_tests
 
-    host = build_plugin_host(entry_points=False, extra=[
-        (collectors_for_tests, TEST_PLUGIN), (listener, PluginInfo("listener", "listener", "l", "0"))])
+    host = build_plugin_host(
+        entry_points=False,
+        extra=[(collectors_for_tests, TEST_PLUGIN), (listener, PluginInfo("listener", "listener", "l", "0"))],
+    )
     cfg = write_config(tmp_path, "collectors:\n  - {id: echo, plugin: test.echo, params: {count: 2}}\n")
     run(cfg, host=host)
     run(cfg, host=host, force=True)
     assert [(n, u) for n, u, _ in seen["filed"]] == [
-        ("item-0", False), ("item-1", False), ("item-0", True), ("item-1", True)]
+        ("item-0", False),
+        ("item-1", False),
+        ("item-0", True),
+        ("item-1", True),
+    ]
     assert all(len(paths) == 2 for _, _, paths in seen["filed"])
     assert seen["runs"] == [0, 0]
 
@@ -156,17 +174,22 @@ def test_a_raising_hook_is_logged_and_does_not_fail_the_run(tmp_path: Path) -> N
     broken.evidentia_run_finished = evidentia_run_finished  # type: ignore[attr-defined]
     import collectors_for_tests
 
-    host = build_plugin_host(entry_points=False, extra=[
-        (collectors_for_tests, TEST_PLUGIN), (broken, PluginInfo("b", "b", "b", "0"))])
+    host = build_plugin_host(
+        entry_points=False,
+        extra=[(collectors_for_tests, TEST_PLUGIN), (broken, PluginInfo("b", "b", "b", "0"))],
+    )
     cfg = write_config(tmp_path, "collectors:\n  - {id: echo, plugin: test.echo}\n")
     assert run(cfg, host=host).exit_code == 0
 
 
 def test_only_runs_the_named_instances(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         collectors:
           - {id: a, plugin: test.echo}
           - {id: b, plugin: test.fail}
-    """)
+    """,
+    )
     summary = run(cfg, only=["a"])
     assert [r.id for r in summary.instances] == ["a"] and summary.exit_code == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 from pathlib import Path
@@ -24,9 +25,18 @@ CATALOG = load_builtin()
 
 def prov(instance: str = "inv", kind: str = "snapshot", at: dt.datetime = NOW) -> Provenance:
     return Provenance(
-        instance=instance, collector="test.echo", collector_version="1", plugin="tests",
-        plugin_version="0", tool_version="0.1.0", run_id="r1", kind=kind, collected_at=at,
-        period=Period(at - dt.timedelta(days=1), at), calls=["GET /x"], params={"a": 1},
+        instance=instance,
+        collector="test.echo",
+        collector_version="1",
+        plugin="tests",
+        plugin_version="0",
+        tool_version="0.1.0",
+        run_id="r1",
+        kind=kind,
+        collected_at=at,
+        period=Period(at - dt.timedelta(days=1), at),
+        calls=["GET /x"],
+        params={"a": 1},
         stale_after_seconds=86400,
     )
 
@@ -47,12 +57,18 @@ def problems(root: Path) -> list[str]:
 
 
 def test_artefact_is_filed_under_each_principle_with_metadata(tmp_path: Path) -> None:
-    art = Artefact.json("inventory", {"models": ["a"]}, source="file:///srv/models",
-                        findings=[Finding("unsafe", "pickle", "high", "a.pkl")])
+    art = Artefact.json(
+        "inventory",
+        {"models": ["a"]},
+        source="file:///srv/models",
+        findings=[Finding("unsafe", "pickle", "high", "a.pkl")],
+    )
     file_one(tmp_path, art, ["P8", "P5"])
-    entry = [e for e in ledger(tmp_path) if e["type"] == "artefact"][0]
+    entry = next(e for e in ledger(tmp_path) if e["type"] == "artefact")
     assert [p.split("/")[0] for p in entry["paths"]] == [
-        "P05-identify-track-and-protect-the-assets", "P08-document-data-models-and-prompts"]
+        "P05-identify-track-and-protect-the-assets",
+        "P08-document-data-models-and-prompts",
+    ]
     assert all(p.endswith("/inv/20261123T200000Z--inventory.json") for p in entry["paths"])
     for rel in entry["paths"]:
         assert (tmp_path / rel).read_bytes() == art.content
@@ -85,7 +101,7 @@ def test_chain_links_each_line_to_the_previous_lines_bytes(tmp_path: Path) -> No
         file_one(tmp_path, Artefact.json(f"a{i}", {"i": i}), ["P1"])
     lines = (tmp_path / "ledger.jsonl").read_bytes().splitlines(keepends=True)
     assert json.loads(lines[0])["prev"] == GENESIS
-    for before, line in zip(lines, lines[1:]):
+    for before, line in itertools.pairwise(lines):
         assert json.loads(line)["prev"] == line_hash(before)
     assert [json.loads(x)["seq"] for x in lines] == [1, 2, 3, 4]
 
@@ -119,12 +135,14 @@ def test_verify_names_a_deleted_file_and_a_planted_one(filled: Path) -> None:
     planted.write_text("{}")
     found = problems(filled)
     assert any(p.startswith(f"missing: {gone}") for p in found)
-    assert any(p.startswith("unrecorded: P05-identify-track-and-protect-the-assets/inv/backdated.json")
-               for p in found)
+    assert any(
+        p.startswith("unrecorded: P05-identify-track-and-protect-the-assets/inv/backdated.json")
+        for p in found
+    )
 
 
 def test_verify_names_an_edited_metadata_record(filled: Path) -> None:
-    meta = [e["meta_path"] for e in ledger(filled) if e["type"] == "artefact"][0]
+    meta = next(e["meta_path"] for e in ledger(filled) if e["type"] == "artefact")
     path = filled / meta
     path.write_text(path.read_text().replace('"P5"', '"P6"'))
     assert any(p.startswith(f"changed: {meta}: metadata record") for p in problems(filled))

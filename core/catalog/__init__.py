@@ -270,20 +270,21 @@ def apply_mapping_overrides(
     catalog: Catalog, add: list[dict[str, Any]], remove: list[dict[str, Any]], where: str
 ) -> Catalog:
     """Add (or replace, same framework and id) and remove principle-to-control mappings."""
-    additions = []
+    additions: list[tuple[str, Control]] = []
     for i, raw in enumerate(add):
         w = f"{where}: catalog.mappings[{i}]"
-        pid, fw = raw.get("principle"), raw.get("framework")
+        pid, fw = str(raw.get("principle")), raw.get("framework")
         _require(pid in catalog.principles, w, f"unknown principle {pid!r}")
         _require(isinstance(fw, str) and bool(fw), w, "missing 'framework'")
+        fw = str(fw)
         body = {"id": raw.get("control"), "title": raw.get("title"), "fit": raw.get("fit", "supporting")}
         additions.append((pid, _parse_control(fw, body, w)))
-    removals = []
+    removals: list[tuple[str, str, str]] = []
     for i, raw in enumerate(remove):
         w = f"{where}: catalog.unmap[{i}]"
-        pid, fw, cid = raw.get("principle"), raw.get("framework"), raw.get("control")
+        pid, fw, cid = (str(raw.get(k)) for k in ("principle", "framework", "control"))
         _require(pid in catalog.principles, w, f"unknown principle {pid!r}")
-        present = {c.id for c in catalog.principles[pid].mappings.get(fw or "", ())}
+        present = {c.id for c in catalog.principles[pid].mappings.get(fw, ())}
         _require(cid in present, w, f"{pid} has no {fw} mapping {cid!r} to remove")
         removals.append((pid, fw, cid))
     merged = _with_mappings(catalog, additions, removals)

@@ -39,8 +39,7 @@ def control_coverage(
     frameworks = sorted({fw for fw in catalog.frameworks if fw != OWN_FRAMEWORK} | set(links))
     return {
         fw: tuple(
-            _control(fw, cid, links[fw][cid], by_id)
-            for cid in sorted(links.get(fw, {}), key=natural_key)
+            _control(fw, cid, links[fw][cid], by_id) for cid in sorted(links.get(fw, {}), key=natural_key)
         )
         for fw in frameworks
     }
@@ -53,8 +52,7 @@ def _control(
     by_id: Mapping[str, PrincipleCoverage],
 ) -> ControlCoverage:
     control_links = tuple(
-        ControlLink(principle=p.id, fit=c.fit, status=by_id[p.id].status, note=c.note)
-        for p, c in mapped
+        ControlLink(principle=p.id, fit=c.fit, status=by_id[p.id].status, note=c.note) for p, c in mapped
     )
     seen: dict[str, int] = {}
     for p, _ in mapped:
@@ -96,9 +94,7 @@ def _theme(
     by its weakest principle; its as-given controls are judged from the catalogue where they exist
     (`None`: nothing maps to that ID, as with the nonexistent CC8.3)."""
     pids = [str(p) for p in theme.get("principles", [])]
-    corrections = tuple(
-        (str(c.get("id", "")), str(c.get("why", ""))) for c in theme.get("corrections") or ()
-    )
+    corrections = tuple((str(c.get("id", "")), str(c.get("why", ""))) for c in theme.get("corrections") or ())
     why = dict(corrections)
     as_given = tuple(
         AsGiven(framework=fw, id=cid, status=known.get((fw, cid)), correction=why.get(cid))

@@ -112,8 +112,7 @@ def _principle(p: PrincipleCoverage) -> str:
         f'<a id="{p.id.lower()}"></a>',
         f"### {p.id}: {p.title}",
         "",
-        f"Clause {p.clause}, folder `{p.folder}`. Status: **{p.status}** "
-        f"({p.fresh} fresh, {p.stale} stale).",
+        f"Clause {p.clause}, folder `{p.folder}`. Status: **{p.status}** ({p.fresh} fresh, {p.stale} stale).",
     ]
     if p.notes:
         lines += ["", *(f"> {note}" for note in p.notes)]
@@ -184,8 +183,7 @@ def _populations(c: Coverage) -> str:
 def _theme(t: ThemeCoverage) -> str:
     principles = ", ".join(f"[{pid}](#{pid.lower()}) ({status})" for pid, status in t.principles)
     rows = [
-        (g.framework, g.id, g.status or "not mapped in the catalogue", g.correction or "")
-        for g in t.as_given
+        (g.framework, g.id, g.status or "not mapped in the catalogue", g.correction or "") for g in t.as_given
     ]
     lines = [f"### {t.id}: {t.title}", "", f"Status: **{t.status}**. Principles: {principles}."]
     lines += ["", _table(["Framework", "Control as given", "Control status", "Correction"], rows)]

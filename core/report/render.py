@@ -33,10 +33,7 @@ REPORT_VERSION = 1
 def render(coverage: Coverage, fmt: str) -> str:
     """Render in one of `FORMATS`; an unknown format is a caller error, not an empty report."""
     if fmt == "json":
-        return (
-            json.dumps(coverage_to_dict(coverage), sort_keys=True, indent=2, ensure_ascii=False)
-            + "\n"
-        )
+        return json.dumps(coverage_to_dict(coverage), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
         return render_markdown(coverage)
     if fmt == "text":

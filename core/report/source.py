@@ -78,17 +78,13 @@ def catalog_from_document(doc: Mapping[str, Any], source: str = "filed catalogue
     return replace(catalog, principles=principles, sources=sources)
 
 
-def load_store_catalog(
-    root: Path, entries: list[dict[str, Any]]
-) -> tuple[Catalog, CatalogInfo, list[str]]:
+def load_store_catalog(root: Path, entries: list[dict[str, Any]]) -> tuple[Catalog, CatalogInfo, list[str]]:
     """The catalogue of the latest `catalog` entry; the built-in one if the store has none.
 
     A catalogue whose bytes no longer match the ledger is still used (there is nothing better in
     the folder) but flagged, because its mappings decide what each control's status is.
     """
-    latest = next(
-        (e for e in reversed(entries) if e.get("type") == "catalog" and e.get("paths")), None
-    )
+    latest = next((e for e in reversed(entries) if e.get("type") == "catalog" and e.get("paths")), None)
     if latest is None:
         builtin = load_builtin()
         info = _info(builtin, "builtin")

@@ -32,8 +32,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     if not path.exists():
         return
     with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            yield number, line
+        yield from enumerate(fh, start=1)
 
 
 class LedgerWriter:

@@ -36,7 +36,6 @@ from typing import Any
 from ..collector import canonical_json, utc_iso
 from ..errors import StoreError
 from . import layout
-from .filing import Filing
 from .durability import fsync_path, sync_dirs, sync_new_files
 from .ledger import LedgerWriter, iter_lines
 from .readme import STORE_README
@@ -157,8 +156,7 @@ class LocalStore:
                     self._lock_fh.close()
                     self._lock_fh = None
                     raise StoreError(
-                        f"another run holds the lock on {self.root} "
-                        f"(waited {self.lock_timeout:.0f} s)",
+                        f"another run holds the lock on {self.root} (waited {self.lock_timeout:.0f} s)",
                         hint="runs against one store are serialised; try again when it finishes",
                     ) from None
                 time.sleep(0.1)
@@ -300,7 +298,7 @@ def _write_new(path: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 

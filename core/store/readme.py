@@ -23,8 +23,10 @@ With Evidentia: `evidentia verify <this folder>` (exit 0 intact; 1 with one line
 With stock tools (bash, sha256sum, jq), from inside this folder:
 
     # 1. every file the ledger records has the recorded SHA-256 (artefacts and metadata records)
-    jq -r 'select(.paths) | .sha256 as $h | .paths[] | "\\($h)  \\(.)"' ledger.jsonl | sha256sum -c --quiet
-    jq -r 'select(.meta_path) | .meta_sha256 as $h | .meta_paths[] | "\\($h)  \\(.)"' ledger.jsonl | sha256sum -c --quiet
+    jq -r 'select(.paths) | .sha256 as $h | .paths[] | "\\($h)  \\(.)"' ledger.jsonl \\
+      | sha256sum -c --quiet
+    jq -r 'select(.meta_paths) | .meta_sha256 as $h | .meta_paths[] | "\\($h)  \\(.)"' ledger.jsonl \\
+      | sha256sum -c --quiet
 
     # 2. the chain: each line's "prev" is the SHA-256 of the previous line, newline included
     prev=0000000000000000000000000000000000000000000000000000000000000000
@@ -35,5 +37,6 @@ With stock tools (bash, sha256sum, jq), from inside this folder:
 
     # 3. no file is present that the ledger does not record (besides README.md, ledger.jsonl, .evidentia/)
     comm -13 <(jq -r '(.paths // [])[], (.meta_paths // [])[]' ledger.jsonl | sort -u) \\
-             <(find . -type f ! -path './.evidentia/*' ! -name ledger.jsonl ! -name README.md | sed 's|^./||' | sort)
+             <(find . -type f ! -path './.evidentia/*' ! -path ./ledger.jsonl ! -path ./README.md \\
+               | sed 's|^./||' | sort)
 """

@@ -137,9 +137,7 @@ def _coverage(prov: Provenance) -> dict[str, Any]:
     return {"instant": utc_iso(prov.period.end)}
 
 
-def file_catalog_if_changed(
-    store: LocalStore, catalog: Catalog, moment: dt.datetime
-) -> list[dict[str, Any]]:
+def file_catalog_if_changed(store: LocalStore, catalog: Catalog, moment: dt.datetime) -> list[dict[str, Any]]:
     """File the effective catalogue when it differs from the last one filed."""
     digest = catalog.sha256()
     if store.index.catalog_sha256 == digest:

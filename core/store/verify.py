@@ -187,9 +187,7 @@ def _hash_once(path: Path, cache: _Cache) -> tuple[str, int]:
     return cache[key]
 
 
-def _check_file(
-    root: Path, rel: str, exp: Expected, cache: _Cache
-) -> tuple[str, Discrepancy | None, int]:
+def _check_file(root: Path, rel: str, exp: Expected, cache: _Cache) -> tuple[str, Discrepancy | None, int]:
     path = root / rel
     if path.is_symlink():
         return rel, Discrepancy("changed", rel, "is a symbolic link, not the filed bytes"), 0
@@ -224,7 +222,7 @@ def verify_store(root: Path, *, workers: int | None = None) -> VerifyResult:
     ordered = sorted(expected.items(), key=lambda item: item[0].rsplit("/", 1)[-1])
     with ThreadPoolExecutor(max_workers=pool_size) as pool:
         checks.extend(
-            pool.map(lambda item: _check_file(root, *item, cache), ordered, chunksize=64)
+            pool.map(lambda item: _check_file(root, item[0], item[1], cache), ordered, chunksize=64)
         )
     for _, problem, size in checks:
         result.files += 1
@@ -237,7 +235,9 @@ def verify_store(root: Path, *, workers: int | None = None) -> VerifyResult:
         if pending is not None and rel in pending:
             result.discrepancies.append(
                 Discrepancy(
-                    "interrupted", rel, "filed by a run that was stopped; the next run completes it",
+                    "interrupted",
+                    rel,
+                    "filed by a run that was stopped; the next run completes it",
                     fatal=False,
                 )
             )
