@@ -3,7 +3,7 @@
 The public API for plugin authors is what this module exports; everything else is internal.
 """
 
-from .collector import Artefact, CollectContext, Collector, Finding, Period, canonical_json
+from .collector import Artefact, CollectContext, Collector, Finding, Kind, Period, Severity, canonical_json
 from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -13,7 +13,9 @@ __all__ = [
     "CollectContext",
     "Collector",
     "Finding",
+    "Kind",
     "Period",
+    "Severity",
     "__version__",
     "canonical_json",
     "hookimpl",

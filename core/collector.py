@@ -186,6 +186,10 @@ class CollectContext:
             self.request_count += 1
         self._calls.append(self._scrub(description))
 
+    def scrub(self, text: str) -> str:
+        """Remove this run's secrets and token-shaped strings from text (for messages)."""
+        return self._scrub(text)
+
     def count_requests(self, n: int) -> None:
         """Count requests that are not separate calls (retries, extra pages of one listing)."""
         self.request_count += n

@@ -66,7 +66,8 @@ class Config:
 
     @property
     def base_dir(self) -> Path:
-        return self.path.parent
+        """Absolute, so collectors' provenance and cron runs do not depend on the working folder."""
+        return self.path.parent.resolve()
 
 
 class _Problems:
@@ -306,7 +307,7 @@ def load_config(
     if not isinstance(doc, dict):
         raise ConfigError([f"{path}:1: the file must be a mapping with a 'collectors' list"])
     _check_keys(problems, doc, TOP_KEYS, ())
-    base = path.parent
+    base = path.parent.resolve()
     catalog = _catalog(problems, doc.get("catalog"), base)
     defaults = doc.get("defaults") or {}
     if not isinstance(defaults, dict):

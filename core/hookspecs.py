@@ -30,7 +30,8 @@ def evidentia_register_collectors(register: Callable[[type[Collector]], None]) -
         plugin, naming both plugins.
 
     Called once, when the plugin manager is built, for every loaded plugin. Return value ignored.
-    Do no I/O here: this runs for ``evidentia --help`` too. Import heavy SDKs inside ``collect``.
+    Do no I/O here: this runs for ``evidentia plugins``, ``check`` and ``schema`` too, which must
+    stay fast. Import heavy SDKs inside ``collect``.
 
     .. versionadded:: 0.1
     """

@@ -18,7 +18,22 @@ if TYPE_CHECKING:
     from .collector import CollectContext
 
 DEFAULT_TIMEOUT = (10.0, 60.0)
-SECRET_QUERY_KEYS = ("token", "access_token", "key", "apikey", "api_key", "password", "signature", "sig")
+SECRET_QUERY_KEYS = frozenset(
+    {
+        "token",
+        "access_token",
+        "key",
+        "apikey",
+        "api_key",
+        "password",
+        "signature",
+        "sig",
+        "client_secret",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
 
 
 def describe_request(method: str, url: str) -> str:
@@ -28,7 +43,8 @@ def describe_request(method: str, url: str) -> str:
         f"{k}=[REDACTED]" if k.lower() in SECRET_QUERY_KEYS else (f"{k}={v}" if v else k)
         for k, _, v in (pair.partition("=") for pair in parts.query.split("&") if pair)
     )
-    netloc = parts.hostname or ""
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
     if parts.port:
         netloc += f":{parts.port}"
     return f"{method.upper()} {urlunsplit((parts.scheme, netloc, parts.path, query, ''))}"
@@ -53,7 +69,10 @@ def instrumented_session(ctx: CollectContext, **policy: Any) -> requests.Session
             kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
             m = method.decode() if isinstance(method, bytes) else method
             u = url.decode() if isinstance(url, bytes) else url
-            ctx.record_call(describe_request(m, u))
+            full = requests.Request(m, u, params=kwargs.get("params")).prepare().url or u
+            described = describe_request(m, full)
+            ctx.check_cancelled()
+            ctx.record_call(described)
             first = True
 
             def attempt() -> requests.Response:
@@ -65,11 +84,11 @@ def instrumented_session(ctx: CollectContext, **policy: Any) -> requests.Session
                 try:
                     response = super(_Session, self).request(method, url, *args, **kwargs)
                 except (requests.ConnectionError, requests.Timeout) as exc:
-                    raise RetryableError(f"{m} {u}: {type(exc).__name__}") from exc
+                    reason = ctx.scrub(str(exc)).replace(full, described)
+                    raise RetryableError(f"{described}: {type(exc).__name__}: {reason}") from exc
                 if _is_throttle(response):
                     raise RetryableError(
-                        f"{m} {describe_request(m, u).split(' ', 1)[1]}: HTTP {response.status_code}",
-                        retry_after_seconds(response.headers),
+                        f"{described}: HTTP {response.status_code}", retry_after_seconds(response.headers)
                     )
                 return response
 

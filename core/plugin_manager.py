@@ -124,6 +124,8 @@ def _extra_modules() -> list[str]:
 
 
 def _register_plugin(host: PluginHost, module: ModuleType, info: PluginInfo) -> None:
+    if host.pm.is_registered(module):
+        return  # named by an entry point and by EVIDENTIA_PLUGIN_MODULES: load it once
     try:
         host.pm.register(module, name=info.name)
         host.pm.check_pending()

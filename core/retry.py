@@ -58,7 +58,9 @@ class _WaitAsAsked(tenacity.wait.wait_base):
     """Wait what the service asked for, else exponential back-off with jitter."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self.backoff = tenacity.wait_exponential_jitter(initial=initial, max=maximum)
+        self.backoff = tenacity.wait_exponential(multiplier=initial, max=maximum) + tenacity.wait_random(
+            0, initial
+        )
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
@@ -83,7 +85,8 @@ def retrying(
     def before_sleep(state: tenacity.RetryCallState) -> None:
         wait = state.next_action.sleep if state.next_action else 0.0
         if time.monotonic() - started + wait > max_total_wait:
-            raise _give_up(state, f"the next wait ({wait:.0f} s) exceeds the {max_total_wait:.0f} s budget")
+            why = f"the next wait ({wait:.0f} s) exceeds the {max_total_wait:.0f} s budget"
+            raise _give_up(state, why) from _last_error(state)
 
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(retry_on),
@@ -92,7 +95,7 @@ def retrying(
         before_sleep=before_sleep,
         sleep=sleep,
         reraise=False,
-        retry_error_callback=lambda state: _raise(_give_up(state, f"{attempts} attempts failed")),
+        retry_error_callback=lambda state: _raise(_give_up(state, f"{attempts} attempts failed"), state),
     )
 
 
@@ -101,12 +104,16 @@ def call_with_retry(fn: Callable[[], T], **policy: Any) -> T:
     return retrying(**policy)(fn)
 
 
-def _give_up(state: tenacity.RetryCallState, why: str) -> GaveUp:
+def _last_error(state: tenacity.RetryCallState) -> BaseException | None:
     outcome = state.outcome
-    last = outcome.exception() if outcome is not None else None
+    return outcome.exception() if outcome is not None else None
+
+
+def _give_up(state: tenacity.RetryCallState, why: str) -> GaveUp:
+    last = _last_error(state)
     elapsed = state.seconds_since_start or 0.0
     return GaveUp(f"gave up after {state.attempt_number} attempt(s) in {elapsed:.1f} s ({why}): {last}")
 
 
-def _raise(exc: BaseException) -> Any:
-    raise exc
+def _raise(exc: BaseException, state: tenacity.RetryCallState) -> Any:
+    raise exc from _last_error(state)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from evidentia.catalog import Catalog, add_framework_file, apply_mapping_overrides, load_builtin
 from evidentia.collector import Artefact, Finding, Period
 from evidentia.errors import StoreError
@@ -118,9 +119,7 @@ def test_multi_principle_artefact_links_each_principle_to_its_own_folder(store: 
 
 
 def test_evidence_older_than_stale_after_is_stale(store: Path) -> None:
-    assert build_coverage(store, T0 + dt.timedelta(seconds=TWO_DAYS)).principle("P5").status == (
-        "fresh"
-    )
+    assert build_coverage(store, T0 + dt.timedelta(seconds=TWO_DAYS)).principle("P5").status == ("fresh")
     later = build_coverage(store, T0 + dt.timedelta(seconds=TWO_DAYS + 1))
     assert later.principle("P5").status == "stale"
     assert later.principle("P5").stale == 1 and later.principle("P5").fresh == 0

@@ -27,8 +27,8 @@ def safe_name(name: str, limit: int = 96) -> str:
 
 def artefact_filename(moment: dt.datetime, name: str, extension: str) -> str:
     base = safe_name(name)
-    ext = safe_name(extension.lstrip("."), 16)
-    if not base.lower().endswith("." + ext.lower()):
+    ext = safe_name(extension.lstrip("."), 16) if extension.strip(". ") else ""
+    if ext and not base.lower().endswith("." + ext.lower()):
         base = f"{base}.{ext}"
     return f"{stamp(moment)}--{base}"
 
