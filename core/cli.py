@@ -273,6 +273,23 @@ def schema() -> None:
     click.echo(json.dumps(config_json_schema(_host(report_failures=False)), indent=2))
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Where to create the package folder.",
+)
+def new_plugin(name: str, parent: Path) -> None:
+    """Create a plugin package NAME with a collector, its entry point and a passing test."""
+    from .scaffold import scaffold_plugin
+
+    root = scaffold_plugin(name, parent)
+    click.echo(f"created {root}\nnext: cd {root} && pip install -e '.[test]' && python -m pytest")
+
+
 def main() -> None:
     """Console entry point: user errors become a message and an exit code, not a traceback."""
     from .errors import EvidentiaError
