@@ -185,3 +185,25 @@ def test_sigkill_at_any_moment_leaves_a_store_that_verifies(tmp_path: Path) -> N
     paths = [p for e in entries if e["type"] == "artefact" for p in e["paths"]]
     assert len(paths) == len(set(paths)), "no file is recorded twice"
     assert not list((store / ".evidentia" / "staging").iterdir())
+
+
+def test_sigterm_ends_the_run_cleanly_filing_what_was_collected(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, """
+        collectors:
+          - {id: slow, plugin: test.echo, params: {count: 200, delay: 0.05}}
+          - {id: ev, plugin: test.hang, timeout: 1h}
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evidentia", "collect", "-c", str(cfg), "--json"],
+        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    store = tmp_path / "evidence"
+    run = [e for e in ledger(store) if e["type"] == "run"][-1]
+    assert {i["id"]: i["status"] for i in run["instances"]} == {"slow": "interrupted", "ev": "interrupted"}
+    filed = [e for e in ledger(store) if e["type"] == "artefact"]
+    assert 0 < len(filed) < 200
+    assert run_cli("verify", str(store), cwd=tmp_path).returncode == 0
