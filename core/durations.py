@@ -16,6 +16,15 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 
 
+def format_duration(delta: dt.timedelta) -> str:
+    """The shortest config-style spelling: `1d`, `12h`, `90m`, `45s`."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def parse_duration(value: object) -> dt.timedelta:
     """Parse a duration; raise ValueError with the accepted forms when it is not one."""
     if isinstance(value, bool):

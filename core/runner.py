@@ -23,6 +23,7 @@ from typing import Any
 from . import __version__
 from .collector import Artefact, CollectContext, Period, utc_iso
 from .config import Config, Instance
+from .durations import format_duration
 from .errors import CollectionCancelled
 from .plugin_manager import PluginHost
 from .progress import Progress
@@ -132,7 +133,7 @@ class Runner:
         next_due = _parse(last["finished_at"]) + inst.schedule
         # a small tolerance so a nightly cron that starts a few seconds early still runs
         if next_due - dt.timedelta(minutes=5) > self.now:
-            return f"not due until {utc_iso(next_due)} (schedule {inst.schedule})"
+            return f"not due until {utc_iso(next_due)} (schedule {format_duration(inst.schedule)})"
         return None
 
     def _period(self, inst: Instance, store: LocalStore) -> tuple[Period, bool]:

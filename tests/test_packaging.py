@@ -55,3 +55,9 @@ def test_generated_schema_accepts_the_shipped_config_and_rejects_typos(tmp_path:
     shipped["collectors"][0].pop("shedule")
     shipped["collectors"][3]["params"]["max_assessment_age"] = "a year"
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(shipped))
+
+
+def test_the_committed_store_readme_is_the_one_the_tool_writes() -> None:
+    from evidentia.store.readme import STORE_README
+
+    assert (REPO / "evidence" / "README.md").read_text(encoding="utf-8") == STORE_README

@@ -193,3 +193,13 @@ def test_only_runs_the_named_instances(tmp_path: Path) -> None:
     )
     summary = run(cfg, only=["a"])
     assert [r.id for r in summary.instances] == ["a"] and summary.exit_code == 0
+
+
+def test_durations_are_reported_in_config_spelling() -> None:
+    import datetime as dt
+
+    from evidentia.durations import format_duration, parse_duration
+
+    for text in ("1w", "1d", "12h", "90m", "45s", "7d"):
+        assert format_duration(parse_duration(text)) == ("1w" if text == "7d" else text)
+    assert format_duration(dt.timedelta(days=1, seconds=1)) == "86401s"
