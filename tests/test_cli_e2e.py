@@ -188,14 +188,21 @@ def test_sigkill_at_any_moment_leaves_a_store_that_verifies(tmp_path: Path) -> N
 
 
 def test_sigterm_ends_the_run_cleanly_filing_what_was_collected(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         collectors:
           - {id: slow, plugin: test.echo, params: {count: 200, delay: 0.05}}
           - {id: ev, plugin: test.hang, timeout: 1h}
-    """)
+    """,
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "evidentia", "collect", "-c", str(cfg), "--json"],
-        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(2.0)
     proc.send_signal(signal.SIGTERM)
