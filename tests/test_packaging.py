@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import subprocess
 import sys
@@ -41,7 +42,10 @@ def test_wheel_installs_only_the_evidentia_package_with_its_data(tmp_path: Path)
     entry_points = (
         zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     )
-    assert "[evidentia]\nlocal = evidentia.plugins.local" in entry_points
+    parser = configparser.ConfigParser()
+    parser.read_string(entry_points)
+    assert parser["evidentia"]["local"] == "evidentia.plugins.local"
+    assert parser["console_scripts"]["evidentia"] == "evidentia.cli:main"
 
 
 def test_generated_schema_accepts_the_shipped_config_and_rejects_typos(tmp_path: Path) -> None:
