@@ -17,7 +17,7 @@ def describe(reg: RegisteredCollector) -> dict[str, Any]:
     for name, prop in schema.get("properties", {}).items():
         param: dict[str, Any] = {
             "name": name,
-            "type": prop.get("type", "any"),
+            "type": "|".join(t) if isinstance(t := prop.get("type", "any"), list) else t,
             "required": name in required,
             "secret": name in cls.secret_params,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,13 @@ def make_context(
     """A context with validated parameters (defaults filled), as the runner would build it."""
     from jsonschema import Draft202012Validator
 
+    from .config import resolve_env
+
     values = dict(params or {})
     for name, prop in collector.params_schema.get("properties", {}).items():
         if name not in values and isinstance(prop, dict) and "default" in prop:
             values[name] = prop["default"]
+    values = resolve_env(values, os.environ, (), [])  # `${VAR:-default}` as the runner resolves it
     errors = [e.message for e in Draft202012Validator(collector.params_schema).iter_errors(values)]
     if errors:
         raise ValueError(f"invalid params for {collector.name}: {'; '.join(errors)}")
