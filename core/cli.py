@@ -273,6 +273,21 @@ def schema() -> None:
     click.echo(json.dumps(config_json_schema(_host(report_failures=False)), indent=2))
 
 
+@cli.command("aws-policy")
+@config_option
+@click.option("--only", multiple=True, metavar="ID", help="Only these instances (repeatable).")
+def aws_policy(config_path: Path, only: tuple[str, ...]) -> None:
+    """Print the least-privilege IAM policy (JSON) for the AWS collectors in the config."""
+    from .errors import ConfigError
+    from .permissions import iam_actions, iam_policy
+
+    config = _config(config_path, _host())
+    chosen = [i for i in config.instances if not only or i.id in only]
+    if not iam_actions(chosen):
+        raise ConfigError([f"{config_path}: no configured collector declares IAM actions"])
+    click.echo(json.dumps(iam_policy(chosen), indent=2))
+
+
 @cli.command("new-plugin")
 @click.argument("name")
 @click.option(

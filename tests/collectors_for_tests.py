@@ -103,7 +103,26 @@ class Secret(Collector):
         raise RuntimeError(f"server rejected token {token}")
 
 
+class Cloudish(Collector):
+    """Declares IAM actions and a prose permission, for `evidentia aws-policy`."""
+
+    name = "test.cloudish"
+    principles = ("P6",)
+    permissions = ("iam:ListUsers", "sts:GetCallerIdentity", "read access to the audit bucket")
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "accounts": {"type": "array", "items": {"type": "string"}},
+            "role_name": {"type": "string"},
+        },
+    }
+
+    def collect(self, ctx: CollectContext) -> Iterator[Artefact]:
+        yield Artefact.json("nothing", {})
+
+
 @hookimpl
 def evidentia_register_collectors(register: Callable[[type[Collector]], None]) -> None:
-    for cls in (Echo, Events, Fail, Hang, Secret):
+    for cls in (Echo, Events, Fail, Hang, Secret, Cloudish):
         register(cls)
