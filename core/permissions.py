@@ -18,8 +18,17 @@ IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 
 
 def iam_actions(instances: Iterable[Instance]) -> list[str]:
-    """Every declared permission that is an IAM action, across the instances, sorted."""
-    return sorted({p for inst in instances for p in inst.collector.cls.permissions if IAM_ACTION.match(p)})
+    """Every declared permission that is an IAM action, across the instances, sorted.
+
+    `organization: true` makes the collector list the organization's accounts first, which needs
+    `organizations:ListAccounts` whatever the collector itself calls.
+    """
+    actions: set[str] = set()
+    for inst in instances:
+        actions.update(p for p in inst.collector.cls.permissions if IAM_ACTION.match(p))
+        if actions and inst.params.get("organization"):
+            actions.add("organizations:ListAccounts")
+    return sorted(actions)
 
 
 def _assumed_roles(instances: Iterable[Instance]) -> list[str]:

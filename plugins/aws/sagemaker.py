@@ -1,0 +1,3 @@
+"""AWS SageMaker collectors (being written)."""
+
+COLLECTORS: tuple[type, ...] = ()
