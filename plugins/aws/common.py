@@ -125,7 +125,11 @@ def or_gap(gaps: Gaps, where: str, call: str, fn: Callable[[], T], default: T) -
 
 
 def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
-    """Every item of a paginated listing, through boto3's own paginator (largest pages)."""
+    """Every item of a paginated listing, through boto3's own paginator.
+
+    Page sizes differ per operation, so callers that want the largest pass
+    `PaginationConfig={"PageSize": N}`; the default is the service's own.
+    """
     items: list[Any] = []
     for page in client.get_paginator(operation).paginate(**kwargs):
         items.extend(page.get(key, []))
