@@ -228,7 +228,8 @@ def every_second(request: AwsRequest) -> Any:
     """One bedrock change per second of the asked window (both bounds inclusive, as AWS)."""
     if request.body["LookupAttributes"][0]["AttributeValue"] != BEDROCK:
         return 200, {"Events": []}
-    start, end = request.body["StartTime"], request.body["EndTime"]
+    # botocore sends epoch seconds, with a fraction in newer releases (1.44+): whole seconds inside
+    start, end = math.ceil(request.body["StartTime"]), math.floor(request.body["EndTime"])
     return paged("Events", [event(f"ev-{s}", s) for s in range(end, start - 1, -1)], page_size=50)(request)
 
 
