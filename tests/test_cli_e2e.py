@@ -150,7 +150,7 @@ def test_sigkill_at_any_moment_leaves_a_store_that_verifies(tmp_path: Path) -> N
         collectors:
           - id: echo
             plugin: test.echo
-            params: {count: 1500, size: 300, content: "${NONCE}"}
+            params: {count: 5000, size: 300, content: "${NONCE}"}
     """,
     )
     store = tmp_path / "evidence"
