@@ -7,8 +7,6 @@ traceback, so they are not dressed up as user errors.
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 

@@ -25,9 +25,10 @@ def iam_actions(instances: Iterable[Instance]) -> list[str]:
     """
     actions: set[str] = set()
     for inst in instances:
-        actions.update(p for p in inst.collector.cls.permissions if IAM_ACTION.match(p))
-        if actions and inst.params.get("organization"):
-            actions.add("organizations:ListAccounts")
+        own = {p for p in inst.collector.cls.permissions if IAM_ACTION.match(p)}
+        if own and inst.params.get("organization"):
+            own.add("organizations:ListAccounts")
+        actions |= own
     return sorted(actions)
 
 

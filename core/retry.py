@@ -99,11 +99,6 @@ def retrying(
     )
 
 
-def call_with_retry(fn: Callable[[], T], **policy: Any) -> T:
-    """Call `fn` under the shared policy; raise `GaveUp` when it is exhausted."""
-    return retrying(**policy)(fn)
-
-
 def _last_error(state: tenacity.RetryCallState) -> BaseException | None:
     outcome = state.outcome
     return outcome.exception() if outcome is not None else None

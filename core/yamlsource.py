@@ -72,7 +72,7 @@ class _Builder:
             key = str(key_node.value)
             key_path: KeyPath = (*path, key)
             if key in out:
-                raise YamlSourceError(f"key '{_dotted(key_path)}' appears twice", line)
+                raise YamlSourceError(f"key '{dotted(key_path)}' appears twice", line)
             self.lines[key_path] = line
             out[key] = self.build(value_node, key_path)
         return out
@@ -94,16 +94,12 @@ class _Builder:
         return [(k, v) for k, v in merged if k.value not in own] + pairs
 
 
-def _dotted(path: KeyPath) -> str:
+def dotted(path: KeyPath) -> str:
+    """`collectors[0].params.org` for a key path."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def dotted(path: KeyPath) -> str:
-    """`collectors[0].params.org` for a key path."""
-    return _dotted(path)
 
 
 def load_located(path: Path) -> Located:

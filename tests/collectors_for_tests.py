@@ -115,6 +115,7 @@ class Cloudish(Collector):
         "properties": {
             "accounts": {"type": "array", "items": {"type": "string"}},
             "role_name": {"type": "string"},
+            "organization": {"type": "boolean"},
         },
     }
 

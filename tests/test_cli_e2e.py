@@ -75,15 +75,25 @@ def test_tampering_of_each_kind_is_named_by_verify(tmp_path: Path) -> None:
     target.write_bytes(target.read_bytes().replace(b'"i": 0', b'"i": 9'))
     (store / deleted).unlink()
     lines = (store / "ledger.jsonl").read_text().splitlines(keepends=True)
-    lines[-1] = lines[-1].replace('"status":"ok"', '"status":"failed"')
+    third = next(i for i, line in enumerate(lines) if '"name":"item-2"' in line)
+    edited = lines[third].replace('"severity":"low"', '"severity":"info"').replace('"item-2"', '"item-9"')
+    assert edited != lines[third]
+    lines[third] = edited  # rewriting history in the middle of the ledger
     (store / "ledger.jsonl").write_text("".join(lines))
     out = run_cli("verify", str(store), cwd=tmp_path)
     assert out.returncode == 1
     found = out.stdout.splitlines()
     assert any(line.startswith(f"changed: {changed}: content SHA-256") for line in found)
     assert any(line.startswith(f"missing: {deleted}") for line in found)
-    assert f"chain: ledger.jsonl line {len(lines)}: 'prev'" not in out.stdout  # last line: no successor
-    assert any(line.startswith("changed: runs/") for line in found) is False
+    assert f"chain: ledger.jsonl line {third + 2}: 'prev' does not match" in out.stdout
+    # the tampered bytes are hard-linked under both of item-0's principles: both copies are named
+    assert sorted(line.split(": ")[0] + ": " + line.split(": ")[1] for line in found) == sorted(
+        [
+            *(f"changed: {p}" for p in arts[0]["paths"]),
+            f"missing: {deleted}",
+            "chain: ledger.jsonl line " + str(third + 2),
+        ]
+    )
 
 
 def test_exit_codes_distinguish_partial_failure_from_config_error(tmp_path: Path) -> None:

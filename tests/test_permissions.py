@@ -35,3 +35,17 @@ def test_no_aws_collector_is_a_clear_error(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, "collectors:\n  - {id: b, plugin: test.echo}\n")
     out = run_cli("aws-policy", "-c", str(cfg), cwd=tmp_path)
     assert out.returncode == 2 and "no configured collector declares IAM actions" in out.stderr
+
+
+def test_organization_mode_adds_list_accounts_to_that_instances_actions(tmp_path: Path) -> None:
+    one = write_config(tmp_path, "collectors:\n  - {id: a, plugin: test.cloudish}\n", "one.yaml")
+    org = write_config(
+        tmp_path,
+        "collectors:\n  - {id: a, plugin: test.cloudish, params: {organization: true}}\n",
+        "org.yaml",
+    )
+    plain = json.loads(run_cli("aws-policy", "-c", str(one), cwd=tmp_path).stdout)
+    whole = json.loads(run_cli("aws-policy", "-c", str(org), cwd=tmp_path).stdout)
+    assert "organizations:ListAccounts" not in plain["Statement"][0]["Action"]
+    assert "organizations:ListAccounts" in whole["Statement"][0]["Action"]
+    assert whole["Statement"][1]["Resource"] == ["arn:aws:iam::*:role/OrganizationAccountAccessRole"]

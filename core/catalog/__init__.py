@@ -111,14 +111,6 @@ class Catalog:
             if c.id.upper() == wanted
         ]
 
-    def control_titles(self) -> dict[tuple[str, str], str]:
-        return {
-            (c.framework, c.id): c.title
-            for p in self.principles.values()
-            for cs in p.mappings.values()
-            for c in cs
-        }
-
     def document(self) -> dict[str, Any]:
         return {
             "evidentia_catalog": SCHEMA_VERSION,

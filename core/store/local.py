@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -76,10 +75,6 @@ class StoreIndex:
             for inst in entry.get("instances", []):
                 if inst.get("status") == "ok":
                     self.last_success[inst["id"]] = inst
-
-
-def _fsync_dir(path: Path) -> None:
-    fsync_path(path)
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -191,7 +186,7 @@ class LocalStore:
                     self.index.observe(entry)
                 self.recovered = len(missing)
         pending_path.unlink()
-        _fsync_dir(self.tool_dir)
+        fsync_path(self.tool_dir)
 
     # -- filing ---------------------------------------------------------------------------------
 
@@ -216,7 +211,7 @@ class LocalStore:
         self._sync_staged(pending_items)
         pending_path = self.tool_dir / PENDING
         _write_synced(pending_path, canonical_json({"items": pending_items}))
-        _fsync_dir(self.tool_dir)
+        fsync_path(self.tool_dir)
         dirs: set[Path] = set()
         for item in pending_items:
             dirs.update(self._place_files(item["body"], item["staged"]))
@@ -315,7 +310,3 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

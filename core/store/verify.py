@@ -82,11 +82,6 @@ class _Hasher:
         return result
 
 
-def hash_file(path: Path) -> tuple[str, int]:
-    """SHA-256 and size of one file, streamed."""
-    return _Hasher().hash(str(path), path.stat())
-
-
 def _pending_paths(root: Path) -> set[str] | None:
     path = root / layout.TOOL_DIR / PENDING
     if not path.exists():
