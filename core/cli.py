@@ -162,16 +162,26 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @cli.command()
 @click.argument("store", required=False, type=click.Path(path_type=Path))
 @config_option
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The owner's public key (.pub), obtained separately: proves who signed. Without it the key "
+    "shipped in the folder is used, which proves integrity only.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(store: Path | None, config_path: Path, as_json: bool) -> None:
-    """Check every hash, the ledger chain, and for files never filed.
+def verify(store: Path | None, config_path: Path, public_key: Path | None, as_json: bool) -> None:
+    """Check every hash, the ledger chain, the signature, and for files never filed.
 
-    Exit 0 when the store is intact; 1 with one line per discrepancy.
+    STORE is an evidence folder, or an audit pack (`pack.zip` from `evidentia export`, or its
+    unzipped folder). Exit 0 when intact (warnings may be printed); 1 with one line per discrepancy.
     """
+    from .export import is_pack, verify_pack
+    from .signing import load_public_key
     from .store.verify import verify_store
 
     root = store or _store_root(None, config_path)
-    result = verify_store(root)
+    key = load_public_key(public_key) if public_key else None
+    result = verify_pack(root, key) if is_pack(root) else verify_store(root, key)
     if as_json:
         click.echo(
             json.dumps(
@@ -180,6 +190,8 @@ def verify(store: Path | None, config_path: Path, as_json: bool) -> None:
                     "ok": result.ok,
                     "entries": result.entries,
                     "files": result.files,
+                    "signature": result.signature.to_dict() if result.signature else None,
+                    **({"pack": result.pack} if result.pack is not None else {}),
                     "discrepancies": [d.__dict__ for d in result.discrepancies],
                 },
                 indent=2,
@@ -192,16 +204,109 @@ def verify(store: Path | None, config_path: Path, as_json: bool) -> None:
         click.echo(
             f"{root}: {state}: {result.entries} ledger entries, {result.files} files checked", err=True
         )
+        if result.signature is not None:
+            click.echo(f"signature: {result.signature.describe()}", err=True)
     sys.exit(0 if result.ok else 1)
 
 
 @cli.command()
 @store_option
 @config_option
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option("--from", "start", required=True, metavar="DATE", help="Window start, included.")
+@click.option(
+    "--to",
+    "end",
+    required=True,
+    metavar="DATE",
+    help="Window end, EXCLUDED: --to 2026-04-01 ends the window at the end of 31 March.",
+)
+@click.option(
+    "--principle", multiple=True, metavar="ID", help="Only evidence for this principle (repeatable)."
+)
+@click.option(
+    "--control", multiple=True, metavar="ID", help="Only evidence mapped to this control (repeatable)."
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The pack to write (.zip)."
+)
+def export(
+    store_path: Path | None,
+    config_path: Path,
+    start: str,
+    end: str,
+    principle: tuple[str, ...],
+    control: tuple[str, ...],
+    out: Path,
+) -> None:
+    """Write the audit pack for an observation window: a zip that verifies on its own.
+
+    DATE is YYYY-MM-DD (UTC midnight) or ISO 8601 with a zone. The window is [--from, --to). The pack
+    holds the evidence filed in it (with --principle/--control: only what supports one of them), the
+    snapshots in force at its start, the catalogue, the ledger segment linking them to the chain, its
+    signature, the portal and a README. The same store and window give a byte-identical zip.
+    """
+    from .export import Window, export_pack, parse_when
+
+    root = _store_root(store_path, config_path)
+    window = Window(
+        start=parse_when(start, "--from"),
+        end=parse_when(end, "--to"),
+        principles=tuple(sorted({p.upper() for p in principle})),
+        controls=tuple(sorted(set(control))),
+    )
+    done = export_pack(root, window, out)
+    signed = "signed" if done.signed else "UNSIGNED"
+    click.echo(
+        f"wrote {done.path}: {done.entries} ledger entries with their files, ledger lines "
+        f"{done.first_seq}-{done.last_seq}, {signed}; check it with `evidentia verify {done.path}`",
+        err=True,
+    )
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the key pair (created if missing).",
+)
+@click.option("--name", default="evidentia-signing", show_default=True, help="Writes NAME.key and NAME.pub.")
+def keygen(out_dir: Path, name: str) -> None:
+    """Make an Ed25519 key pair for signing the ledger head; never overwrites a key.
+
+    NAME.key (PKCS#8 PEM, mode 0600) is for the runs: point `signing_key:` in collectors.yaml or
+    EVIDENTIA_SIGNING_KEY at it. NAME.pub (PEM) is for auditors: `evidentia verify --public-key`.
+    """
+    from .errors import ConfigError
+    from .signing import fingerprint, generate_key_pair, load_public_key
+    from .store.layout import SAFE_ID
+
+    if not SAFE_ID.match(name):
+        raise ConfigError([f"--name {name!r}: use lower-case letters, digits, '.', '_' or '-'"])
+    private, public = generate_key_pair(out_dir, name)
+    click.echo(f"private key: {private}  (secret; set signing_key: or EVIDENTIA_SIGNING_KEY to it)")
+    click.echo(f"public key:  {public}  (for auditors: evidentia verify STORE --public-key FILE)")
+    click.echo(f"fingerprint: sha256:{fingerprint(load_public_key(public))}")
+
+
+@cli.command()
+@store_option
+@config_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "json", "html", "oscal"]), default="text"
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write to a file (html: to a folder; default the store itself).",
+)
 def report(store_path: Path | None, config_path: Path, fmt: str, output: Path | None) -> None:
-    """Coverage per principle and per ISO 27001 / SOC 2 control: fresh, stale, missing."""
+    """Coverage per principle and per ISO 27001 / SOC 2 control: fresh, stale, missing.
+
+    `--format html` writes the offline evidence portal (index.html and index.json) into the store,
+    or into the --output folder, for an auditor to open from a copy or a zip with no server.
+    """
     from .errors import StoreError
     from .report import build_coverage, render
 
@@ -211,12 +316,33 @@ def report(store_path: Path | None, config_path: Path, fmt: str, output: Path | 
             f"{root} is not an evidence store (no ledger.jsonl)",
             hint="run `evidentia collect` first, or pass --store",
         )
-    text = render(build_coverage(root), fmt)
+    if fmt == "html":
+        _report_html(root, output)
+        return
+    if output is not None and output.is_dir():
+        raise click.BadParameter(
+            f"{output} is a folder; --format {fmt} writes one file", param_hint="--output"
+        )
+    if fmt == "oscal":  # OSCAL Assessment Results: reproducible, links relative to where it is written
+        from .report.oscal import oscal_json
+
+        text = oscal_json(root, output.parent if output else None)
+    else:
+        text = render(build_coverage(root), fmt)
     if output:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+def _report_html(root: Path, output: Path | None) -> None:
+    from .report.portal import write_portal
+
+    if output is not None and output.exists() and not output.is_dir():
+        raise click.BadParameter(f"{output} is a file; --format html writes a folder", param_hint="--output")
+    page = write_portal(root, output)
+    click.echo(f"wrote {page}", err=True)
 
 
 @cli.command()
@@ -286,6 +412,78 @@ def aws_policy(config_path: Path, only: tuple[str, ...]) -> None:
     if not iam_actions(chosen):
         raise ConfigError([f"{config_path}: no configured collector declares IAM actions"])
     click.echo(json.dumps(iam_policy(chosen), indent=2))
+
+
+@cli.command()
+@store_option
+@config_option
+@click.option(
+    "--population", "instance", required=True, metavar="INSTANCE", help="The events instance (its `id`)."
+)
+@click.option("--from", "start", required=True, metavar="DATE", help="Window start, included.")
+@click.option(
+    "--to",
+    "end",
+    required=True,
+    metavar="DATE",
+    help="Window end, EXCLUDED (as for export): --from 2026-01-01 --to 2027-01-01 is the year 2026.",
+)
+@click.option("--size", type=click.IntRange(min=1), help="Items to draw (default: by the guidance table).")
+@click.option(
+    "--seed", help="Seed for the draw, e.g. chosen by the auditor (default: a random one, recorded)."
+)
+@click.option(
+    "--frequency",
+    type=click.Choice(["annual", "quarterly", "monthly", "weekly", "daily", "many-times-a-day"]),
+    help="How often the control operates (default: inferred from the population).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the sample document and its filing as JSON.")
+def sample(
+    store_path: Path | None,
+    config_path: Path,
+    instance: str,
+    start: str,
+    end: str,
+    size: int | None,
+    seed: str | None,
+    frequency: Any,
+    as_json: bool,
+) -> None:
+    """Draw a reproducible random sample of an event population and file it as evidence.
+
+    DATE is YYYY-MM-DD (UTC midnight) or ISO 8601 with a zone; the window is [--from, --to). The
+    sample, its seed, the whole population, the artefacts it was read from and any hole in their
+    coverage are filed beside the population, so an auditor can check it and re-draw it.
+    """
+    from .sampling import SampleRequest, make_window, take_sample
+
+    root = _store_root(store_path, config_path)
+    request = SampleRequest(instance, make_window(start, end), size=size, seed=seed, frequency=frequency)
+    document, entry = take_sample(root, request)
+    filed = {"seq": entry["seq"], "type": entry["type"], "sha256": entry["sha256"], "paths": entry["paths"]}
+    if as_json:
+        click.echo(json.dumps({**document, "filed": filed}, indent=2, sort_keys=True))
+        return
+    pop, method, advice = document["population"], document["method"], document["guidance"]
+    click.echo(
+        f"{len(document['sample'])} of {pop['size']} items of {instance} in "
+        f"[{pop['window']['start']}, {pop['window']['end']}); seed {method['seed']}; "
+        f"{advice['frequency']} control, size {advice['size_source']}",
+        err=True,
+    )
+    for hole in pop["coverage"]["holes"]:
+        click.secho(f"warning: no evidence covers [{hole['start']}, {hole['end']})", fg="yellow", err=True)
+    if pop["unplaced"]:
+        click.secho(
+            f"warning: {pop['unplaced']} item(s) without a time, in artefacts only partly inside the "
+            "window, were left out",
+            fg="yellow",
+            err=True,
+        )
+    for item in document["sample"]:
+        click.echo(f"{item['id']}\t{item['at'] or '-'}")
+    state = "already filed as" if entry["type"] == "unchanged" else "filed"
+    click.echo(f"{state} {entry['paths'][0]}", err=True)
 
 
 @cli.command("new-plugin")

@@ -150,6 +150,7 @@ class CollectContext:
         base_dir: Path | None = None,
         cancelled: Callable[[], bool] = lambda: False,
         scrub: Callable[[str], str] = lambda text: text,
+        cache_dir: Path | None = None,
     ) -> None:
         self.instance_id = instance_id
         self.params = params
@@ -157,6 +158,9 @@ class CollectContext:
         self.log = logger
         self.is_first_run = is_first_run
         self.base_dir = base_dir or Path.cwd()
+        # a folder this instance may keep between runs (HTTP ETags and the like); not evidence, and
+        # None when the host keeps nothing, so a collector must work without it
+        self.cache_dir = cache_dir
         self._cancelled = cancelled
         self._scrub = scrub
         self._calls: list[str] = []
@@ -230,6 +234,10 @@ class Collector:
     - `secret_params`: parameter names that hold secrets; config must give them as `${ENV_VAR}`.
     - `permissions`: what the credentials must allow (IAM actions, token scopes), read-only.
     - `redact_fields`: keys whose values are removed from JSON evidence wherever they appear.
+    - `default_lookback`: how far back the first run of an events collector looks.
+    - `default_settle`: how late the source makes an event visible (a search index, log delivery).
+      An events period ends this long before the run, so an event that lands late in the source is
+      still inside a period some run has yet to cover, instead of behind a cursor that moved past it.
     """
 
     name: ClassVar[str] = ""
@@ -242,6 +250,7 @@ class Collector:
     permissions: ClassVar[tuple[str, ...]] = ()
     redact_fields: ClassVar[tuple[str, ...]] = ()
     default_lookback: ClassVar[dt.timedelta] = dt.timedelta(days=90)
+    default_settle: ClassVar[dt.timedelta] = dt.timedelta(0)
 
     def collect(self, ctx: CollectContext) -> Iterator[Artefact]:
         """Yield the artefacts for this run. Raise to report failure; the host isolates it."""

@@ -24,9 +24,21 @@ from .plugin_manager import PluginHost, RegisteredCollector
 from .store.layout import SAFE_ID
 from .yamlsource import KeyPath, Located, YamlSourceError, dotted, load_located
 
-TOP_KEYS = ("store", "catalog", "defaults", "concurrency", "collectors")
-DEFAULT_KEYS = ("schedule", "timeout", "lookback", "stale_after")
-INSTANCE_KEYS = ("id", "plugin", "params", "schedule", "timeout", "lookback", "stale_after", "principles")
+TOP_KEYS = ("store", "catalog", "defaults", "concurrency", "signing_key", "collectors")
+SIGNING_KEY_ENV = "EVIDENTIA_SIGNING_KEY"
+DEFAULT_KEYS = ("schedule", "timeout", "lookback", "settle", "stale_after")
+ZERO_DURATION_KEYS = ("settle",)  # durations for which 0 means "none" rather than a mistake
+INSTANCE_KEYS = (
+    "id",
+    "plugin",
+    "params",
+    "schedule",
+    "timeout",
+    "lookback",
+    "settle",
+    "stale_after",
+    "principles",
+)
 CATALOG_KEYS = ("frameworks", "mappings", "unmap")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ONLY_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-)?\}$")
@@ -53,6 +65,8 @@ class Instance:
     line: int
     secrets: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
+    # Events newer than this are left to the next run: sources index or deliver late (see Collector).
+    settle: dt.timedelta = dt.timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ class Config:
     concurrency: int
     instances: tuple[Instance, ...]
     raw: Located = field(repr=False)
+    signing_key: Path | None = None  # the private key each run signs the ledger head with
 
     @property
     def base_dir(self) -> Path:
@@ -104,7 +119,7 @@ def _check_keys(
 
 def _duration(problems: _Problems, value: Any, path: KeyPath, inst: str | None = None) -> dt.timedelta | None:
     try:
-        return parse_duration(value)
+        return parse_duration(value, allow_zero=path[-1] in ZERO_DURATION_KEYS)
     except ValueError as exc:
         problems.add(path, str(exc), instance=inst)
         return None
@@ -252,6 +267,7 @@ def _instance(
     timeout = durations.get("timeout") or DEFAULTS["timeout"]
     schedule = durations.get("schedule") or DEFAULTS["schedule"]
     assert isinstance(timeout, dt.timedelta) and isinstance(schedule, dt.timedelta)
+    settle = durations.get("settle")
     return Instance(
         id=inst_id,
         plugin=reg.cls.name,
@@ -260,6 +276,7 @@ def _instance(
         schedule=schedule,
         timeout=timeout,
         lookback=durations.get("lookback") or reg.cls.default_lookback,
+        settle=reg.cls.default_settle if settle is None else settle,  # `settle: 0` is a valid choice
         stale_after=durations.get("stale_after") or max(2 * schedule, dt.timedelta(days=1)),
         principles=tuple(dict.fromkeys(declared)),
         line=problems.source.line(path),
@@ -342,6 +359,7 @@ def load_config(
     if not isinstance(store_raw, str) or not store_raw.strip():
         problems.add(("store",), "must be a folder path")
         store_raw = "evidence"
+    signing_key = _signing_key(problems, doc.get("signing_key"), base, env)
     if problems.items:
         raise ConfigError(problems.items)
     store = store_override or (base / resolve_env(store_raw, env, ("store",), []))
@@ -352,7 +370,40 @@ def load_config(
         concurrency=concurrency,
         instances=tuple(instances),
         raw=source,
+        signing_key=signing_key,
     )
+
+
+def _signing_key(problems: _Problems, raw: Any, base: Path, env: Mapping[str, str]) -> Path | None:
+    """`signing_key:` (relative to the config's folder), else $EVIDENTIA_SIGNING_KEY; checked now.
+
+    A key that cannot be read must stop the run before collecting, not after: evidence filed by a
+    run that then fails to sign would carry no proof of origin.
+    """
+    from .signing import SigningError, load_private_key
+
+    if raw is None:
+        value = env.get(SIGNING_KEY_ENV, "").strip()
+        if not value:
+            return None
+        path, where = Path(value), f"environment variable {SIGNING_KEY_ENV}"
+    else:
+        missing: list[tuple[KeyPath, str]] = []
+        value = resolve_env(raw, env, ("signing_key",), missing) if isinstance(raw, str) else ""
+        if not value.strip() or missing:
+            unset = f" ({missing[0][1]} is not set)" if missing else ""
+            problems.add(("signing_key",), f"must be the path of an Ed25519 private key file{unset}")
+            return None
+        path, where = base / value, ""
+    try:
+        load_private_key(path)
+    except SigningError as exc:
+        if where:
+            problems.items.append(f"{where}: {exc}")
+        else:
+            problems.add(("signing_key",), str(exc))
+        return None
+    return path
 
 
 def config_json_schema(host: PluginHost) -> dict[str, Any]:
@@ -377,6 +428,7 @@ def config_json_schema(host: PluginHost) -> dict[str, Any]:
             "schedule": duration,
             "timeout": duration,
             "lookback": duration,
+            "settle": duration,
             "stale_after": duration,
             "principles": {"type": "array", "items": {"type": "string", "pattern": "^P[0-9]+$"}},
         },
@@ -400,6 +452,7 @@ def config_json_schema(host: PluginHost) -> dict[str, Any]:
         "required": ["collectors"],
         "properties": {
             "store": {"type": "string", "default": "evidence"},
+            "signing_key": {"type": "string", "description": "path of the Ed25519 private key (PEM)"},
             "concurrency": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4},
             "defaults": {
                 "type": "object",

@@ -25,8 +25,12 @@ def format_duration(delta: dt.timedelta) -> str:
     return f"{seconds}s"
 
 
-def parse_duration(value: object) -> dt.timedelta:
-    """Parse a duration; raise ValueError with the accepted forms when it is not one."""
+def parse_duration(value: object, *, allow_zero: bool = False) -> dt.timedelta:
+    """Parse a duration; raise ValueError with the accepted forms when it is not one.
+
+    Zero is refused unless asked for: a zero schedule or time-out is a mistake, a zero settle
+    delay is a choice.
+    """
     if isinstance(value, bool):
         raise ValueError("expected a duration, not true/false")
     if isinstance(value, (int, float)):
@@ -40,6 +44,6 @@ def parse_duration(value: object) -> dt.timedelta:
             f"{value!r} is not a duration: use hourly, daily, weekly, monthly, quarterly, "
             "or a number with s, m, h, d or w (e.g. 24h, 90d)"
         )
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"{value!r}: a duration must be positive")
     return dt.timedelta(seconds=seconds)

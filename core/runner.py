@@ -28,6 +28,7 @@ from .errors import CollectionCancelled
 from .plugin_manager import PluginHost
 from .progress import Progress
 from .scrub import Scrubber, redact_fields
+from .store import layout
 from .store.filing import Filing
 from .store.local import LocalStore
 from .store.records import Provenance, file_artefact, file_catalog_if_changed, file_run_record
@@ -137,10 +138,13 @@ class Runner:
         return None
 
     def _period(self, inst: Instance, store: LocalStore) -> tuple[Period, bool]:
+        """[last end, now - settle): the settle delay keeps late-indexed events for the next run."""
+        end = self.now - inst.settle if inst.collector.cls.kind == "events" else self.now
         last = store.index.last_success.get(inst.id)
         if last and last.get("period"):
-            return Period(_parse(last["period"]["end"]), self.now), False
-        return Period(self.now - inst.lookback, self.now), True
+            start = _parse(last["period"]["end"])
+            return Period(start, max(start, end)), False
+        return Period(end - inst.lookback, end), True
 
     # -- running --------------------------------------------------------------------------------
 
@@ -184,6 +188,10 @@ class Runner:
         self._fire_filed(store.flush())
         summary.finished_at = utc_iso(_now())
         file_run_record(store, summary.to_dict(), self.run_id, self.now)
+        if self.config.signing_key is not None:  # last, so the signature covers the run record too
+            from .signing import sign_store
+
+            sign_store(store, self.config.signing_key)
         self.progress.close()
         try:
             self.host.hook.evidentia_run_finished(summary=summary)
@@ -213,6 +221,7 @@ class Runner:
             base_dir=self.config.base_dir,
             cancelled=cancelled.is_set,
             scrub=self.scrubber.scrub,
+            cache_dir=self.config.store / layout.TOOL_DIR / "cache" / inst.id,
         )
         result.status = "running"
         result.period = period.to_dict()

@@ -24,6 +24,7 @@ def make_context(
     period: Period | None = None,
     base_dir: Path | None = None,
     instance_id: str = "test",
+    cache_dir: Path | None = None,
 ) -> CollectContext:
     """A context with validated parameters (defaults filled), as the runner would build it."""
     from jsonschema import Draft202012Validator
@@ -46,6 +47,7 @@ def make_context(
         logger=logging.getLogger(f"evidentia.test.{instance_id}"),
         is_first_run=True,
         base_dir=base_dir,
+        cache_dir=cache_dir,
     )
 
 
@@ -55,7 +57,8 @@ def run_collector(
     *,
     period: Period | None = None,
     base_dir: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> list[Artefact]:
     """Run a collector to completion with validated parameters and return what it yielded."""
-    ctx = make_context(collector, params, period=period, base_dir=base_dir)
+    ctx = make_context(collector, params, period=period, base_dir=base_dir, cache_dir=cache_dir)
     return list(collector().collect(ctx))

@@ -245,3 +245,19 @@ def test_ids_that_load_are_always_single_safe_path_segments(tmp_path: Path, inst
     loaded = config.instances[0].id
     assert "/" not in loaded and "\\" not in loaded and loaded not in (".", "..")
     assert not loaded.startswith(".") and len(loaded) <= 64
+
+
+def test_settle_defaults_per_collector_and_an_explicit_zero_is_kept(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        "collectors:\n"
+        "  - {id: trail, plugin: aws.cloudtrail}\n"
+        "  - {id: trail-now, plugin: aws.cloudtrail, settle: 0}\n"
+        "  - {id: git, plugin: local.git, settle: 1h}\n",
+    )
+    settle = {i.id: i.settle for i in load_config(cfg, make_host(), env={}).instances}
+    assert settle == {
+        "trail": dt.timedelta(minutes=15),
+        "trail-now": dt.timedelta(0),
+        "git": dt.timedelta(hours=1),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import logging
@@ -96,6 +97,29 @@ def test_event_periods_chain_without_gap_or_overlap(tmp_path: Path) -> None:
         ).read_text()
     )
     assert content["period"] == periods[-1]
+
+
+def test_settle_ends_event_periods_before_the_run_and_still_chains(tmp_path: Path) -> None:
+    """Late-indexed events stay inside a period some run has yet to cover; snapshots are not delayed."""
+    cfg = write_config(
+        tmp_path,
+        "collectors:\n"
+        "  - {id: ev, plugin: test.events, lookback: 1d, settle: 15m}\n"
+        "  - {id: snap, plugin: test.echo, settle: 15m}\n",
+    )
+    summaries = [run(cfg, force=True) for _ in range(2)]
+    assert [s.exit_code for s in summaries] == [0, 0]
+    entries = [e for e in ledger(tmp_path / "evidence") if e["type"] == "artefact"]
+    periods = [e["period"] for e in entries if e["instance"] == "ev"]
+    starts = [s.started_at for s in summaries]
+    for period, started in zip(periods, starts, strict=True):
+        end = dt.datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
+        begun = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
+        assert begun - end == dt.timedelta(minutes=15)
+    assert periods[1]["start"] == periods[0]["end"]
+    assert periods[0]["start"] < periods[0]["end"]
+    snapshots = [e["instant"] for e in entries if e["instance"] == "snap"]
+    assert snapshots == starts[:1]  # the second, identical snapshot is recorded as unchanged
 
 
 def test_failed_event_run_files_nothing_and_is_covered_again(tmp_path: Path) -> None:

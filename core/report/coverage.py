@@ -123,7 +123,7 @@ def _artefact(
         if moment is not None and moment >= observed:
             last, observed = again, moment
     stale_after = int(last.get("stale_after_seconds", entry.get("stale_after_seconds", 0)))
-    fresh = (now - observed).total_seconds() <= stale_after
+    fresh = stale_after > 0 and (now - observed).total_seconds() <= stale_after  # 0: never fresh (a sample)
     period = entry.get("period") or {}
     start, end = parse_time(period.get("start")), parse_time(period.get("end"))
     return ArtefactCoverage(

@@ -15,12 +15,19 @@ a correction is a new filing.
 - `catalog/`: the catalogue (principles and control mappings) in force when evidence was filed.
 - `runs/`: one record per `evidentia collect` run: what ran, what failed, requests made, durations.
 - `ledger.jsonl`: the append-only, hash-chained record of every filing, one JSON object per line.
-- `.evidentia/`: the tool's lock and staging area; not evidence.
+- `signatures/` (when runs sign): `<seq>-<UTC time>.json` is the exact message a run signed, one JSON
+  line naming a ledger line (`seq`) and its SHA-256 (`head`); `<same>.sig` is its Ed25519 signature;
+  `key-<SHA-256>.pub` the signer's public key. Signing a line signs every line before it (each line's
+  `prev` hashes the one before). Lines after the newest signature are unsigned: not proven.
+- `.evidentia/`: the tool's lock, staging area and request caches (e.g. ETags); not evidence.
 
 ## Verifying
-With Evidentia: `evidentia verify <this folder>` (exit 0 intact; 1 with one line per discrepancy).
+With Evidentia: `evidentia verify <this folder> --public-key OWNER.pub` (exit 0 intact; 1 with one
+line per discrepancy). Without `--public-key` the key in `signatures/` is used: that proves the folder
+is unchanged since it was signed, not who signed it (whoever rewrote it could replace that key too).
 
-With stock tools (bash, sha256sum, jq), from inside this folder:
+With stock tools (bash, sha256sum, jq; openssl 3 for a signed store; set KEY=OWNER.pub to check
+against the owner's key rather than the one shipped here), from inside this folder:
 
     # 1. every file the ledger records has the recorded SHA-256 (artefacts and metadata records)
     jq -r 'select(.paths) | .sha256 as $h | .paths[] | "\\($h)  \\(.)"' ledger.jsonl \\
@@ -35,8 +42,20 @@ With stock tools (bash, sha256sum, jq), from inside this folder:
       prev=$(printf '%s\\n' "$line" | sha256sum | cut -d' ' -f1)
     done < ledger.jsonl
 
-    # 3. no file is present that the ledger does not record (besides README.md, ledger.jsonl, .evidentia/)
+    # 3. no file is present that the ledger does not record (besides README.md, ledger.jsonl, the
+    #    portal index.html and index.json, signatures/ and .evidentia/)
     comm -13 <(jq -r '(.paths // [])[], (.meta_paths // [])[]' ledger.jsonl | sort -u) \\
-             <(find . -type f ! -path './.evidentia/*' ! -path ./ledger.jsonl ! -path ./README.md \\
-               | sed 's|^./||' | sort)
+             <(find . -type f ! -path './.evidentia/*' ! -path './signatures/*' ! -path ./ledger.jsonl \\
+               ! -path ./README.md ! -path ./index.html ! -path ./index.json | sed 's|^./||' | sort)
+
+    # 4. if signed: the newest signature covers the last ledger line, and verifies
+    s=$(ls signatures/*.json 2>/dev/null | sort | tail -n 1)
+    if [ -n "$s" ]; then
+      seq=$(jq -r .seq "$s")
+      [ "$seq" -eq "$(wc -l < ledger.jsonl)" ] || echo "lines after $seq are unsigned, or were removed"
+      [ "$(sed -n "${seq}p" ledger.jsonl | sha256sum | cut -d' ' -f1)" = "$(jq -r .head "$s")" ] \\
+        || echo "ledger line $seq is not the line signed in $s"
+      openssl pkeyutl -verify -pubin -inkey "${KEY:-signatures/key-$(jq -r .key_sha256 "$s").pub}" \\
+        -rawin -in "$s" -sigfile "${s%.json}.sig" > /dev/null || echo "signature does not verify: $s"
+    fi
 """

@@ -16,13 +16,22 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import layout
 from .ledger import GENESIS, iter_lines, line_hash
 from .local import PENDING
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from ..signing.check import SignatureState
+
 CHUNK = 1 << 20
+SIG_DIR = "signatures"  # checked against the ledger by `evidentia.signing`, not recorded in it
+# Written by the portal (`evidentia.report.portal.PORTAL_FILES`) from the ledger, so never recorded in
+# it; top level only, exact names. Not imported from there: the portal itself imports this module.
+GENERATED_TOP_FILES = frozenset({"index.html", "index.json"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class VerifyResult:
     entries: int = 0
     files: int = 0
     bytes_hashed: int = 0
+    signature: SignatureState | None = None
+    pack: dict[str, Any] | None = None  # what an audit pack says of itself (window, segment, filters)
 
     @property
     def ok(self) -> bool:
@@ -107,23 +118,38 @@ def _safe_rel(rel: Any) -> bool:
     )
 
 
-class _LedgerReplay:
+class LedgerReplay:
     """Checks the chain line by line and each recorded file as its line is read."""
 
-    def __init__(self, root: Path, result: VerifyResult, pending: set[str] | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        result: VerifyResult,
+        pending: set[str] | None,
+        *,
+        wanted: set[int] | None = None,
+        only: set[str] | None = None,
+    ) -> None:
         self.root = str(root)
         self.result = result
         self.pending = pending
         self.recorded: set[str] = set()
         self.sha_by_seq: dict[int, str] = {}
         self.hasher = _Hasher()
+        self.wanted = wanted or set()
+        self.hash_at: dict[int, str] = {}  # line hashes a signature statement names
+        self.only = only  # an audit pack holds only these of the recorded files
+        self.last_seq = 0
+        self.head = GENESIS
 
     def problem(self, kind: str, where: str, message: str, fatal: bool = True) -> None:
         self.result.discrepancies.append(Discrepancy(kind, where, message, fatal))
 
-    def run(self, ledger: Path) -> None:
-        prev = GENESIS
-        for number, line in iter_lines(ledger):
+    def run(self, ledger: Path, first_seq: int = 1, prev: str = GENESIS) -> None:
+        """Replay `ledger`, whose first line is line `first_seq` of the chain and links to `prev`."""
+        self.last_seq = first_seq - 1
+        for index, line in iter_lines(ledger):
+            number = first_seq + index - 1
             where = f"{layout.LEDGER} line {number}"
             if not line.endswith(b"\n"):
                 interrupted = self.pending is not None
@@ -135,11 +161,11 @@ class _LedgerReplay:
                 entry = json.loads(line)
             except ValueError:
                 self.problem("ledger", where, "not valid JSON (edited or corrupted)")
-                prev = line_hash(line)
+                prev = self._skip(line, number)
                 continue
             if not isinstance(entry, dict):
                 self.problem("ledger", where, "not a JSON object")
-                prev = line_hash(line)
+                prev = self._skip(line, number)
                 continue
             if entry.get("prev") != prev:
                 self.problem("chain", where, "'prev' does not match the SHA-256 of the line before")
@@ -148,6 +174,16 @@ class _LedgerReplay:
             self.result.entries += 1
             self.entry(entry, number, where)
             prev = line_hash(line)
+            self.last_seq, self.head = number, prev
+            if number in self.wanted:
+                self.hash_at[number] = prev
+
+    def _skip(self, line: bytes, number: int) -> str:
+        """An unreadable line still holds its place in the chain (and under a signature)."""
+        self.last_seq, self.head = number, line_hash(line)
+        if number in self.wanted:
+            self.hash_at[number] = self.head
+        return self.head
 
     def entry(self, entry: dict[str, Any], number: int, where: str) -> None:
         kind = entry.get("type")
@@ -171,6 +207,8 @@ class _LedgerReplay:
         if not _safe_rel(rel):
             self.problem("ledger", where, f"recorded path {rel!r} is outside the evidence folders")
             return
+        if self.only is not None and rel not in self.only:
+            return  # left out of the audit pack (outside its window or filters)
         if rel in self.recorded:
             self.problem("ledger", where, f"{rel} is recorded twice")
             return
@@ -200,12 +238,16 @@ class _LedgerReplay:
         return None
 
 
-def _walk(root: Path) -> Iterator[str]:
-    skip_top = {layout.LEDGER, layout.README}
+def _walk(
+    root: Path, skip_top: frozenset[str] = frozenset(), skip_dirs: frozenset[str] = frozenset()
+) -> Iterator[str]:
+    """Every file (and linked folder) under `root` except the top-level names that are not evidence."""
+    skip_top = skip_top | {layout.LEDGER, layout.README} | GENERATED_TOP_FILES
+    skip_dirs = skip_dirs | {layout.TOOL_DIR, SIG_DIR}
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
         if rel_dir == ".":
-            dirnames[:] = [d for d in dirnames if d != layout.TOOL_DIR]
+            dirnames[:] = [d for d in dirnames if d not in skip_dirs]
         for name in filenames:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
             if rel_dir == "." and name in skip_top:
@@ -216,15 +258,24 @@ def _walk(root: Path) -> Iterator[str]:
                 yield name if rel_dir == "." else f"{rel_dir}/{name}"
 
 
-def verify_store(root: Path) -> VerifyResult:
-    """Check every recorded file's hash, the chain, and for files that were never filed."""
+def verify_store(root: Path, public_key: Ed25519PublicKey | None = None) -> VerifyResult:
+    """Check every recorded file's hash, the chain, the signatures, and for files never filed.
+
+    `public_key` is the auditor's own copy of the owner's key (origin); without it the key shipped
+    in `signatures/` is used (integrity only, and said so).
+    """
+    from ..signing.check import check_signatures, load_signature_folder
+
     result = VerifyResult()
     if not (root / layout.LEDGER).exists():
         result.discrepancies.append(Discrepancy("store", str(root), "no ledger.jsonl: not a store"))
         return result
     pending = _pending_paths(root)
-    replay = _LedgerReplay(root, result, pending)
+    signatures = load_signature_folder(root / SIG_DIR)
+    replay = LedgerReplay(root, result, pending, wanted=signatures.wanted)
     replay.run(root / layout.LEDGER)
+    result.signature, problems = check_signatures(signatures, replay.hash_at, replay.last_seq, public_key)
+    result.discrepancies.extend(Discrepancy(*p) for p in problems)
     for rel in _walk(root):
         if rel in replay.recorded:
             continue
