@@ -121,9 +121,16 @@ class JiraServer:
         token: str = "jira-test-token-Zq7Xw2Lp9Rk4",
         zone: str = "UTC",
         bulk_page: int = 1000,
+        changelog_cap: int = 100,
+        changelog_endpoint: bool | None = None,
     ) -> None:
         self.cloud = cloud
         self.bulk_page = bulk_page  # Jira caps pages server-side, whatever maxResults asks
+        # `expand=changelog` returns at most this many histories (the latest) with the full `total`,
+        # and `issue/{key}/changelog` pages hold at most this many
+        self.changelog_cap = changelog_cap
+        # `issue/{key}/changelog` exists on Cloud; on Data Center only in some versions (not 8.x)
+        self.changelog_endpoint = cloud if changelog_endpoint is None else changelog_endpoint
         self.login, self.token = login, token
         self.zone = ZoneInfo(zone)
         self.lock = threading.RLock()
@@ -350,11 +357,11 @@ class JiraServer:
             "fields": fields,
         }
         if "changelog" in expand:
-            histories = [self.history_json(c, base) for c in issue.history]
+            histories = [self.history_json(c, base) for c in issue.history[-self.changelog_cap :]]
             out["changelog"] = {
                 "startAt": 0,
                 "maxResults": len(histories),
-                "total": len(histories),
+                "total": len(issue.history),
                 "histories": histories,
             }
         return out
@@ -468,7 +475,8 @@ class JiraServer:
                 return self.search_offset(one, _fields(query), base)
             if method == "POST" and op == "changelog/bulkfetch" and self.cloud:
                 return self.bulk_changelog(body or {}, base)
-            if method == "GET" and (m := re.fullmatch(r"issue/([^/]+)/changelog", op)) and self.cloud:
+            m = re.fullmatch(r"issue/([^/]+)/changelog", op)
+            if method == "GET" and m and self.changelog_endpoint:
                 return self.issue_changelog(unquote(m.group(1)), one, base)
             if method == "GET" and op in ("users/search", "user/search"):
                 start, size = int(one.get("startAt", 0)), int(one.get("maxResults", 50))
@@ -576,11 +584,12 @@ class JiraServer:
                 "errorMessages": ["Issue does not exist or you do not have permission to see it."],
                 "errors": {},
             }
-        start, size = int(q.get("startAt", 0)), int(q.get("maxResults", 100))
+        start, size = int(q.get("startAt", 0)), min(int(q.get("maxResults", 100)), self.changelog_cap)
         values = [self.history_json(c, base) for c in issue.history[start : start + size]]
         last = start + size >= len(issue.history)
+        api = f"{base}/rest/api/{3 if self.cloud else 2}"
         page = {
-            "self": f"{base}/rest/api/3/issue/{issue.key}/changelog?startAt={start}&maxResults={size}",
+            "self": f"{api}/issue/{issue.key}/changelog?startAt={start}&maxResults={size}",
             "startAt": start,
             "maxResults": size,
             "total": len(issue.history),
@@ -588,9 +597,7 @@ class JiraServer:
             "values": values,
         }
         if not last:
-            page["nextPage"] = (
-                f"{base}/rest/api/3/issue/{issue.key}/changelog?startAt={start + size}&maxResults={size}"
-            )
+            page["nextPage"] = f"{api}/issue/{issue.key}/changelog?startAt={start + size}&maxResults={size}"
         return 200, page
 
     def group_members(self, q: dict[str, str], base: str) -> tuple[int, Any]:

@@ -12,6 +12,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from http_server import LoopbackServer, Reply
@@ -285,3 +286,50 @@ def test_data_center_pages_that_shift_while_read_are_read_again() -> None:
             jira.after("/search", 2 * n - 1, reopen(issue))  # after the first page of every read
         with pytest.raises(JiraApiError, match=r"results kept changing while paging .*; run again"):
             run(ChangesCollector, params(jira, page_size=10))
+
+
+@pytest.mark.parametrize("endpoint", [True, False], ids=["changelog-endpoint", "no-endpoint"])
+def test_data_center_changelogs_cut_short_are_read_in_full_or_marked_incomplete(endpoint: bool) -> None:
+    """`expand=changelog` holds only the latest histories: the approval, the oldest, would be lost
+    and the change reported as unapproved. Read the rest where Jira can; where it cannot (no
+    `issue/{key}/changelog`, as on Data Center 8.x), say the history is incomplete instead."""
+    with JiraServer(cloud=False, changelog_cap=3, changelog_endpoint=endpoint) as jira:
+        alice, bob = seed_changes(jira, 2)  # three histories each: within the cap
+        notes = jira.add_field("Notes")
+        approved = jira.add_issue("CHG", "Change", "long history, approved", created=T0, reporter=alice)
+        unapproved = jira.add_issue("CHG", "Change", "long history, unapproved", created=T0, reporter=alice)
+        jira.transition(approved, "Approved", by=bob, at=T0 + dt.timedelta(hours=1))
+        for issue in (approved, unapproved):
+            for n in range(4):
+                jira.set_field(issue, notes, f"step {n}", by=alice, at=T0 + dt.timedelta(hours=2, minutes=n))
+            jira.transition(issue, "Implemented", by=alice, at=T0 + dt.timedelta(hours=5), resolution="Done")
+        doc, findings, _ = run(ChangesCollector, params(jira))
+    records = {i["key"]: i for i in doc["items"]}
+    got = sorted((f["code"], f["subject"]) for f in findings)
+    asked = [urlsplit(c) for c in jira.calls("/changelog")]
+    paths = [(u.path, parse_qs(u.query).get("startAt")) for u in asked]
+    if endpoint:  # 7 and 6 histories, in the server's pages of 3
+        assert paths == [
+            *((f"/rest/api/2/issue/{approved.key}/changelog", [s]) for s in ("0", "3", "6")),
+            *((f"/rest/api/2/issue/{unapproved.key}/changelog", [s]) for s in ("0", "3")),
+        ]
+        assert got == [("implemented-without-approval", unapproved.key)]
+        assert records[approved.key]["approvals"][0]["by"] == {"id": "bob", "name": "Bob Brown"}
+        assert [t["to"] for t in records[unapproved.key]["transitions"]] == ["Implemented"]
+        assert all(r["history_complete"] for r in records.values())
+        assert doc["notes"] == []
+    else:  # one 404 each
+        assert [p for p, _ in paths] == [
+            f"/rest/api/2/issue/{k}/changelog" for k in (approved.key, unapproved.key)
+        ]
+        assert got == [
+            ("change-history-incomplete", approved.key),
+            ("change-history-incomplete", unapproved.key),
+        ]
+        assert all("history incomplete" in f["message"] for f in findings)
+        assert {k for k, r in records.items() if not r["history_complete"]} == {approved.key, unapproved.key}
+        assert doc["notes"] == [
+            f"{k}: history incomplete: the changelog has {n} entries, Jira returned 3 "
+            "(this Jira has no GET issue/{key}/changelog (404))"
+            for k, n in ((approved.key, 7), (unapproved.key, 6))
+        ]

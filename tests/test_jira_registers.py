@@ -93,11 +93,16 @@ def test_access_reviews_overdue_late_and_missing_cycles(jira: JiraServer) -> Non
     keys = [i["key"] for i in doc["items"]]
     assert got == [
         ("access-review-missing", "bedrock", "high"),
+        ("access-review-missing", "mlflow", "medium"),  # first review 370 days into the window
+        ("access-review-missing", "sagemaker", "medium"),  # 200 days in; bedrock's 100 are within 104
         ("access-review-overdue", keys[1], "medium"),
         ("access-review-overdue", keys[4], "high"),
     ]
-    [missing] = [f for f in findings if f["code"] == "access-review-missing"]
-    assert "and now" in missing["message"]
+    missing = {f["subject"]: f["message"] for f in findings if f["code"] == "access-review-missing"}
+    assert "and now" in missing["bedrock"]
+    window = (now - dt.timedelta(days=400)).date().isoformat()
+    first = (now - dt.timedelta(days=30)).date().isoformat()
+    assert f"between {window} (the start of the look-back window) and {first}" in missing["mlflow"]
 
 
 def test_vendors_flag_ai_providers_without_a_recent_assessment(jira: JiraServer) -> None:

@@ -4,7 +4,9 @@ Access reviews are a population over time: one ticket per review cycle (per syst
 such as the component names it). Each ticket is filed with when it was raised, due and completed,
 who reviewed and the outcome. Findings: `access-review-overdue` (open past its due date, or
 completed after it) and `access-review-missing` (a cycle with no review: more than `cadence_days`
-plus `grace_days` between consecutive reviews of a system, or since its last one).
+plus `grace_days` between consecutive reviews of a system, or since its last one, or between the
+start of the look-back window and its first one). The last is `medium`, not `high`: the tickets
+cannot tell a system that went unreviewed from one that did not exist yet.
 
 A snapshot of the tickets created in the last `since_days` (a relative JQL date, so the query and
 the filed evidence stay identical while nothing changes).
@@ -71,7 +73,10 @@ class AccessReviewsCollector(Collector):
             system = values.get(p["system_field"]) if p.get("system_field") else None
             record["system"] = ", ".join(map(str, system)) if isinstance(system, list) else system
             findings.extend(overdue(record, ctx.now))
-        findings.extend(missing(population.records, ctx.now, int(p["cadence_days"]), int(p["grace_days"])))
+        since = ctx.now - dt.timedelta(days=int(p["since_days"]))
+        findings.extend(
+            missing(population.records, since, ctx.now, int(p["cadence_days"]), int(p["grace_days"]))
+        )
         yield population.artefact("access-reviews", findings, cadence_days=p["cadence_days"])
 
 
@@ -95,8 +100,11 @@ def overdue(record: dict[str, Any], now: dt.datetime) -> list[Finding]:
     return []
 
 
-def missing(records: list[dict[str, Any]], now: dt.datetime, cadence: int, grace: int) -> list[Finding]:
-    """Cycles with no review: gaps between consecutive reviews of a system, and since the last one."""
+def missing(
+    records: list[dict[str, Any]], since: dt.datetime, now: dt.datetime, cadence: int, grace: int
+) -> list[Finding]:
+    """Cycles with no review of a system in the look-back window (`since` to `now`): before its
+    first review, between consecutive ones, and since its last one."""
     allowed = dt.timedelta(days=cadence + grace)
     by_system: dict[str, list[dt.datetime]] = {}
     for record in records:
@@ -115,15 +123,18 @@ def missing(records: list[dict[str, Any]], now: dt.datetime, cadence: int, grace
     out = []
     for system, moments in sorted(by_system.items()):
         moments.sort()
-        for before, after in zip(moments, [*moments[1:], now], strict=True):
+        for before, after in zip([since, *moments], [*moments, now], strict=True):
             if after - before > allowed:
+                start = before.date().isoformat()
+                if before is since:
+                    start += " (the start of the look-back window)"
                 end = "now" if after is now else after.date().isoformat()
                 out.append(
                     Finding(
                         "access-review-missing",
-                        f"{system}: no access review between {before.date().isoformat()} and {end} "
+                        f"{system}: no access review between {start} and {end} "
                         f"(every {cadence} days expected, {grace} days' grace)",
-                        "high",
+                        "medium" if before is since else "high",
                         subject=system,
                     )
                 )

@@ -14,6 +14,8 @@ it) and `approved-by-requester` (every approval before it came from the person w
 change). An approval counts only if it is dated before the first move into an implemented status:
 an approval transition by its time, an approvers-field entry by when the field was filled (from its
 changelog; from creation when it was filled then), so approving after the fact does not pass.
+When Jira returned only part of a ticket's changelog (`history_complete: false`; see `search`),
+either finding becomes `change-history-incomplete`: the missing entries may hold the approval.
 """
 
 from __future__ import annotations
@@ -154,6 +156,20 @@ def change_findings(record: dict[str, Any], implemented: set[str]) -> list[Findi
     if done_at is None and was_implemented:
         done_at = record["created"]  # in an implemented status with no transition: created so
     counted = [a for a in record["approvals"] if _before(a["at"], done_at)]
+    asker = (record.get("requester") or {}).get("id")
+    approvers = {(a["by"] or {}).get("id") for a in counted}
+    suspect = (was_implemented and not counted) or bool(asker and approvers == {asker})
+    if suspect and not record.get("history_complete", True):
+        # the unread part of the changelog is its oldest, where approvals are: say so, claim nothing
+        return [
+            Finding(
+                "change-history-incomplete",
+                f"{key} (status {record.get('status')}): history incomplete, Jira returned only part of "
+                "its changelog, so whether and by whom it was approved before implementation is unknown",
+                "medium",
+                subject=key,
+            )
+        ]
     out = []
     if was_implemented and not counted:
         out.append(
@@ -164,8 +180,6 @@ def change_findings(record: dict[str, Any], implemented: set[str]) -> list[Findi
                 subject=key,
             )
         )
-    asker = (record.get("requester") or {}).get("id")
-    approvers = {(a["by"] or {}).get("id") for a in counted}
     if asker and approvers == {asker}:
         out.append(
             Finding(

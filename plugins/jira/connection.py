@@ -59,7 +59,7 @@ class _ThroughSession(HTTPAdapter):
         super().__init__()
         self._via = via
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
@@ -116,6 +116,13 @@ class EvidenceJira(JIRA):
     def bulk_changelogs(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """`POST changelog/bulkfetch` (Cloud): changelogs of up to 1,000 issues per request."""
         result: dict[str, Any] = self._get_json("changelog/bulkfetch", params=dict(body), use_post=True)
+        return result
+
+    def changelog_page(self, issue: str, start: int, size: int) -> dict[str, Any]:
+        """`GET issue/{key}/changelog`: one offset page of an issue's changelog, oldest first."""
+        result: dict[str, Any] = self._get_json(
+            f"issue/{issue}/changelog", params={"startAt": start, "maxResults": size}
+        )
         return result
 
 
@@ -225,5 +232,7 @@ def connect(ctx: CollectContext) -> Connection:
     if cloud and not forced:
         client = EvidenceJira(server, via, "3", **auth)  # no request: the v3 client for Cloud
     client.adopt_server_info(info, cloud)
-    kept = {k: info.get(k) for k in ("baseUrl", "version", "deploymentType", "serverTitle") if k in info}
+    kept: dict[str, Any] = {
+        k: info.get(k) for k in ("baseUrl", "version", "deploymentType", "serverTitle") if k in info
+    }
     return Connection(ctx, client, server, cloud, kept)

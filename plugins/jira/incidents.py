@@ -15,7 +15,7 @@ Finding: `incident-without-post-incident-review`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from evidentia import Artefact, CollectContext, Collector, Finding
@@ -99,7 +99,7 @@ class IncidentsCollector(Collector):
         yield population.artefact("incidents", findings, review_grace_days=int(p.get("review_grace_days", 0)))
 
 
-def ai_involved(record: dict[str, Any], p: dict[str, Any]) -> bool:
+def ai_involved(record: dict[str, Any], p: Mapping[str, Any]) -> bool:
     if lower_set(record["labels"]) & lower_set(p.get("ai_labels")):
         return True
     if lower_set(record["components"]) & lower_set(p.get("ai_components")):
@@ -107,7 +107,7 @@ def ai_involved(record: dict[str, Any], p: dict[str, Any]) -> bool:
     return bool(p.get("ai_field")) and truthy(record["fields"].get(p["ai_field"]))
 
 
-def review(record: dict[str, Any], p: dict[str, Any]) -> list[str]:
+def review(record: dict[str, Any], p: Mapping[str, Any]) -> list[str]:
     """What shows the review: linked review issues that are done (a review ticket still open is a
     review planned, not held), the review field, review labels."""
     types, done = lower_set(p.get("review_issue_types")), lower_set(p.get("review_done_statuses"))

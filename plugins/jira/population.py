@@ -109,10 +109,11 @@ def gather(ctx: CollectContext, plan: Plan) -> Population:
     notes = list(found.notes)
     if plan.history_of:
         tracked, names = _tracked(plan, resolved)
-        histories, truncated = changelogs(conn, issues, tracked, names)
-        notes += truncated
+        logs = changelogs(conn, issues, tracked, names)
+        notes += logs.notes
         for record in records:
-            record["history"] = history_entries(histories.get(record["issue_id"], []))
+            record["history"] = history_entries(logs.histories.get(record["issue_id"], []))
+            record["history_complete"] = record["issue_id"] not in logs.incomplete
     return Population(
         server=conn.server,
         cloud=conn.cloud,

@@ -12,7 +12,11 @@ start (a few times, then it is an error). Issues are kept once each, by id.
 
 Changelogs: on Cloud in bulk (`POST changelog/bulkfetch`, 1,000 issues a request, its own token
 paging), limited to the fields the collector reads; on Data Center from `expand=changelog` on the
-search itself, so neither costs a call per issue.
+search itself, so neither costs a call per issue. `expand=changelog` holds only a page of histories
+(`total` says how many there are), and the missing ones are the oldest, where approvals sit. Such an
+issue's changelog is read again from `GET issue/{key}/changelog`; Data Center versions without that
+endpoint (8.x documents none) answer 404, and the issue is then marked as having an incomplete
+history, so that no finding claims an approval is missing when it may only be unread.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .window import parse_time
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 
 BULK_ISSUES = 1000
 BULK_FIELDS = 10  # the most `fieldIds` one bulkfetch request accepts
+CHANGELOG_PAGE = 100  # the most histories one `issue/{key}/changelog` page holds
 
 
 @dataclass
@@ -71,14 +77,19 @@ def _search_cloud(conn: Connection, jql: str, fields: list[str], page_size: int)
     tokens: set[str] = set()
     token: str | None = None
     while True:
-        page = conn.call(
+        answer = conn.call(
             f"search/jql refused JQL {jql!r}",
-            lambda t=token: conn.client.enhanced_search_issues(
-                jql, nextPageToken=t, maxResults=page_size, fields=list(fields), json_result=True
+            partial(
+                conn.client.enhanced_search_issues,
+                jql,
+                nextPageToken=token,
+                maxResults=page_size,
+                fields=list(fields),
+                json_result=True,
             ),
         )
         found.pages += 1
-        _check_page(conn, jql, page, found.pages)
+        page = _check_page(conn, jql, answer, found.pages)
         found.add(page.get("issues") or [], seen)
         token = page.get("nextPageToken") or None
         if page.get("isLast") is True or (token is None and page.get("isLast") is None):
@@ -120,14 +131,20 @@ def _read_offset(conn: Connection, jql: str, fields: list[str], page_size: int, 
     start, total, last_id = 0, 0, None
     while True:
         ask = start if last_id is None else start - 1
-        page = conn.call(
+        answer = conn.call(
             f"search refused JQL {jql!r}",
-            lambda s=ask: conn.client.search_issues(
-                jql, startAt=s, maxResults=size, fields=list(fields), expand=expand, json_result=True
+            partial(
+                conn.client.search_issues,
+                jql,
+                startAt=ask,
+                maxResults=size,
+                fields=list(fields),
+                expand=expand,
+                json_result=True,
             ),
         )
         found.pages += 1
-        _check_page(conn, jql, page, found.pages)
+        page = _check_page(conn, jql, answer, found.pages)
         issues = [i for i in page.get("issues") or [] if isinstance(i, dict)]
         if int(page.get("startAt", ask)) != ask:
             raise _Shifted(f"page {found.pages} starts at {page.get('startAt')}, not {ask}")
@@ -147,10 +164,11 @@ def _read_offset(conn: Connection, jql: str, fields: list[str], page_size: int, 
     return found
 
 
-def _check_page(conn: Connection, jql: str, page: Any, number: int) -> None:
+def _check_page(conn: Connection, jql: str, page: Any, number: int) -> dict[str, Any]:
     """A page must be a search result: an empty 200 (a proxy, a maintenance page) is not "no issues"."""
     if not isinstance(page, dict) or not isinstance(page.get("issues"), list):
         raise _paging_error(conn, jql, f"page {number} is not a search result (no `issues` list)")
+    return page
 
 
 def _paging_error(conn: Connection, jql: str, why: str) -> Exception:
@@ -159,15 +177,25 @@ def _paging_error(conn: Connection, jql: str, why: str) -> Exception:
     return JiraApiError(conn.ctx.instance_id, conn.server, f"search for {jql!r}", None, f"{why}; run again")
 
 
+@dataclass
+class Changelogs:
+    """Per issue id, the histories touching the wanted fields (oldest first); and what is partial."""
+
+    histories: dict[str, list[dict[str, Any]]]
+    incomplete: set[str]  # ids of issues whose changelog Jira did not return in full
+    notes: list[str]
+
+
 def changelogs(
     conn: Connection, issues: list[dict[str, Any]], field_ids: list[str], field_names: list[str]
-) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """(issue id → histories touching the wanted fields, oldest first; notes on truncated logs)."""
+) -> Changelogs:
+    """The changelogs of `issues`, limited to the wanted fields, with the issues read only in part."""
     if conn.cloud:
         histories = _bulk(conn, [str(i["id"]) for i in issues], field_ids)
+        incomplete: set[str] = set()
         notes: list[str] = []
     else:
-        histories, notes = _expanded(issues)
+        histories, incomplete, notes = _expanded(conn, issues)
     wanted_ids, wanted_names = set(field_ids), {n.lower() for n in field_names}
     out: dict[str, list[dict[str, Any]]] = {}
     for issue_id, items in histories.items():
@@ -181,7 +209,7 @@ def changelogs(
             if changes:
                 kept.append({**history, "items": changes})
         out[issue_id] = sorted(kept, key=_when)
-    return out, notes
+    return Changelogs(out, incomplete, notes)
 
 
 def _when(history: dict[str, Any]) -> tuple[dt.datetime, int, str]:
@@ -204,7 +232,7 @@ def _bulk(conn: Connection, ids: list[str], field_ids: list[str]) -> dict[str, l
                 body["fieldIds"] = field_ids
             if token:
                 body["nextPageToken"] = token
-            page = conn.call("POST changelog/bulkfetch", lambda b=body: conn.client.bulk_changelogs(b))
+            page = conn.call("POST changelog/bulkfetch", partial(conn.client.bulk_changelogs, body))
             for log in page.get("issueChangeLogs") or []:
                 per_issue = out.setdefault(str(log.get("issueId")), {})
                 for history in log.get("changeHistories") or []:
@@ -220,14 +248,54 @@ def _bulk(conn: Connection, ids: list[str], field_ids: list[str]) -> dict[str, l
     return {issue: list(histories.values()) for issue, histories in out.items()}
 
 
-def _expanded(issues: list[dict[str, Any]]) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+def _expanded(
+    conn: Connection, issues: list[dict[str, Any]]
+) -> tuple[dict[str, list[dict[str, Any]]], set[str], list[str]]:
+    """Histories from `expand=changelog`, completed per issue where Jira returned only a page."""
     out: dict[str, list[dict[str, Any]]] = {}
+    incomplete: set[str] = set()
     notes = []
     for issue in issues:
+        ident, key = str(issue.get("id")), str(issue.get("key"))
         log = issue.get("changelog") or {}
         histories = [h for h in log.get("histories") or [] if isinstance(h, dict)]
         total = int(log.get("total") or len(histories))
         if total > len(histories):
-            notes.append(f"{issue.get('key')}: changelog has {total} entries, Jira returned {len(histories)}")
-        out[str(issue.get("id"))] = histories
-    return out, notes
+            histories, total, why = _complete(conn, key, histories, total)
+            if why:
+                incomplete.add(ident)
+                notes.append(f"{key}: history incomplete: {why}")
+        out[ident] = histories
+    return out, incomplete, notes
+
+
+def _complete(
+    conn: Connection, key: str, first: list[dict[str, Any]], total: int
+) -> tuple[list[dict[str, Any]], int, str]:
+    """(histories, their total, why they are still partial, or "") from `GET issue/{key}/changelog`."""
+    from .connection import JiraApiError
+
+    by_id = {str(h.get("id")): h for h in first}
+    start = 0
+    while True:
+        try:
+            page = conn.call(
+                f"GET issue/{key}/changelog",
+                partial(conn.client.changelog_page, key, start, CHANGELOG_PAGE),
+            )
+        except JiraApiError as exc:
+            if exc.status != 404:
+                raise
+            why = "this Jira has no GET issue/{key}/changelog (404)"
+            return first, total, f"the changelog has {total} entries, Jira returned {len(first)} ({why})"
+        values = [v for v in page.get("values") or [] if isinstance(v, dict)]
+        for value in values:
+            by_id.setdefault(str(value.get("id")), value)
+        total = max(total, int(page.get("total") or 0))
+        start += len(values)
+        if not values or page.get("isLast") is True or start >= total:
+            break
+    histories = list(by_id.values())
+    if len(histories) < total:
+        return histories, total, f"the changelog has {total} entries, Jira returned {len(histories)}"
+    return histories, total, ""
