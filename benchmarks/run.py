@@ -27,7 +27,7 @@ if str(HERE) not in sys.path:  # `python benchmarks/run.py` already does this; `
 
 from common import Context, Result  # noqa: E402
 
-BENCHMARKS = {"startup": "startup", "verify": "verify_speed", "filing": "filing"}
+BENCHMARKS = {"startup": "startup", "verify": "verify_speed", "filing": "filing", "github": "github_requests"}
 WORK_ROOT = HERE / ".work"
 COLUMNS = (("benchmark", 26), ("measured", 23), ("baseline", 34), ("ratio", 7), ("target", 22))
 

@@ -830,6 +830,12 @@ class _OrgNode:
             return _connection(items, a, self.cap)
 
         state = "SUCCESS" if all(c.conclusion == "SUCCESS" for c in p.checks) else "FAILURE"
+        in_force = [
+            _rule_node(rs, rule, self.gh.viewer_admin)
+            for rs in repo.rulesets
+            if rs.enforcement == "ACTIVE"
+            for rule in rs.rules
+        ]
         head = {
             "oid": p.head_oid,
             "committedDate": iso(p.created_at),
@@ -865,11 +871,18 @@ class _OrgNode:
             "headRefOid": p.head_oid,
             "mergeCommit": {"oid": p.merge_oid},
             "baseRef": {
+                # classic protection in full for administrators; `refUpdateRule` is everyone's view
                 "branchProtectionRule": {
                     "requiredStatusCheckContexts": required,
                     "requiresApprovingReviews": True,
                     "requiredApprovingReviewCount": 1,
                 }
+                if self.gh.viewer_admin
+                else None,
+                "refUpdateRule": {"requiredStatusCheckContexts": required},
+                "rules": lambda info, **a: _connection(
+                    in_force if p.base == repo.default_branch else [], a, 100
+                ),
             },
             "commits": lambda info, **a: _connection([{"commit": head}], a, self.cap),
             "reviews": lambda info, **a: _connection(reviews, a, self.cap),

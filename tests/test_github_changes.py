@@ -15,7 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from github_server import UTC, Check, Commit, GitHubServer, Member, Org, Pull, Repo, Review, synthetic_org
+from github_server import (
+    UTC,
+    Check,
+    Commit,
+    GitHubServer,
+    Member,
+    Org,
+    Pull,
+    Repo,
+    Review,
+    Ruleset,
+    synthetic_org,
+)
 from support import run_cli, write_config
 
 from evidentia import Period
@@ -118,6 +130,49 @@ def test_findings_name_each_culprit_and_only_it(server: GitHubServer) -> None:
     assert by_code["direct-commit-to-default-branch"] == ["acme/api@" + "f" * 40]
 
 
+def test_required_checks_come_from_rulesets_too_and_without_admin_rights() -> None:
+    org = findings_org()
+    org.repos["api"].required_checks = []  # no classic requirement: the ruleset alone requires `sec`
+    checks = {"context": "sec", "integration_id": None}
+    rule = {"type": "required_status_checks", "parameters": {"required_status_checks": [checks]}}
+    org.repos["api"].rulesets = [
+        Ruleset(10, "main checks", [rule], source_type="Organization", source="acme"),
+        Ruleset(
+            11,
+            "trial",
+            [dict(rule, parameters={"required_status_checks": [{"context": "x"}]})],
+            enforcement="EVALUATE",
+        ),
+    ]
+    with GitHubServer(org, TOKEN) as gh:
+        gh.viewer_admin = False  # classic protection comes through refUpdateRule
+        doc, findings, _ = run(gh, WEEK)
+    api1 = next(c for c in doc["changes"] if c["id"] == "acme/api#1")
+    web4 = next(c for c in doc["changes"] if c["id"] == "acme/web#4")
+    assert api1["required_checks"] == ["sec"] and web4["required_checks"] == ["ci"]
+    failing = {f["subject"]: f for f in findings if f["code"] == "merged-with-failing-checks"}
+    assert (
+        failing["acme/api#1"]["severity"] == "high"
+        and "sec (never reported)" in failing["acme/api#1"]["message"]
+    )
+    assert failing["acme/web#4"]["severity"] == "high"
+
+
+def test_an_approval_withdrawn_by_a_later_request_for_changes_does_not_count() -> None:
+    org = findings_org()
+    day = NOW - dt.timedelta(days=1)
+    pull = org.by_key[("api", 1)]
+    pull.reviews.append(Review("bob", "CHANGES_REQUESTED", day - dt.timedelta(minutes=30), pull.head_oid))
+    pull.reviews.append(Review("carol", "COMMENTED", day - dt.timedelta(minutes=20), pull.head_oid))
+    again = org.by_key[("api", 3)]  # approved an old head, then approved the last push as well
+    again.reviews.append(Review("bob", "APPROVED", day - dt.timedelta(minutes=10), again.head_oid))
+    with GitHubServer(org, TOKEN) as gh:
+        _, findings, _ = run(gh, WEEK)
+    codes = {(f["code"], f["subject"]) for f in findings}
+    assert ("merged-without-independent-approval", "acme/api#1") in codes
+    assert not any(subject == "acme/api#3" for _, subject in codes)
+
+
 def test_repos_globs_and_named_archived_repositories(server: GitHubServer) -> None:
     doc, _, _ = run(server, WEEK, repos=["w*"])
     assert {c["repository"] for c in doc["changes"]} == {"web"}
@@ -137,6 +192,22 @@ def test_nights_in_sequence_have_no_gap_and_no_duplicate() -> None:
             assert findings == []
             start = min(end, NOW)
     assert sorted(seen) == list(range(1, 121))
+
+
+def test_a_merge_in_the_second_a_period_ends_is_filed_once() -> None:
+    """Periods end at any microsecond, GitHub stamps merges and commits in whole seconds."""
+    boundary = NOW - dt.timedelta(hours=5)
+    org = Org()
+    org.members["alice"] = Member("alice", 1)
+    org.repos["api"] = Repo("api", 1)
+    _pull(org, "api", 1, boundary)
+    org.repos["api"].commits.append(Commit("e" * 40, "hotfix", boundary, "alice"))
+    cut = boundary + dt.timedelta(microseconds=500_000)  # the first night ends half a second later
+    with GitHubServer(org, TOKEN) as gh:
+        first, _, _ = run(gh, Period(NOW - dt.timedelta(days=1, microseconds=250_000), cut))
+        second, _, _ = run(gh, Period(cut, NOW))
+    assert [i["id"] for i in first["items"]] == ["acme/api#1", "acme/api@" + "e" * 40]
+    assert second["items"] == []
 
 
 def test_backfill_splits_search_windows_below_the_cap() -> None:

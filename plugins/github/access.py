@@ -27,8 +27,8 @@ from typing import Any
 
 from evidentia import Artefact, CollectContext, Collector, Finding
 
-from .client import GitHubClient, GitHubError, host_of
-from .common import Gaps, client, is_gap, params_schema, wanted
+from .client import GitHubClient, GitHubError
+from .common import Gaps, all_pages, client, is_gap, params_schema, source_of, wanted
 from .queries import (
     DIRECT_COLLABORATORS,
     MEMBERS,
@@ -51,43 +51,6 @@ LIMITS = [
     "repository admins are derived: organisation owners, the base permission, direct grants and team "
     "grants; custom repository roles appear under their base permission",
 ]
-
-
-def _dig(data: Any, path: tuple[str, ...]) -> Any:
-    for step in path:
-        data = (data or {}).get(step)
-    return data
-
-
-def more_edges(
-    gh: GitHubClient,
-    gaps: Gaps,
-    where: str,
-    query: str,
-    variables: dict[str, Any],
-    path: tuple[str, ...],
-    first: dict[str, Any],
-) -> tuple[list[dict[str, Any]], bool]:
-    """The edges of a nested connection after its first page: (edges, complete)."""
-    edges = [e for e in first.get("edges") or [] if e]
-    info = first.get("pageInfo") or {}
-    after = info.get("endCursor") if info.get("hasNextPage") else None
-    while after:
-        try:
-            data, errors = gh.graphql(query, {**variables, "after": after})
-        except GitHubError as exc:
-            if not is_gap(exc):
-                raise
-            gaps.add_error(where, exc)
-            return edges, False
-        gaps.add_graphql(where, errors)
-        conn = _dig(data, path)
-        if conn is None:
-            return edges, False
-        edges += [e for e in conn.get("edges") or [] if e]
-        info = conn.get("pageInfo") or {}
-        after = info.get("endCursor") if info.get("hasNextPage") else None
-    return edges, True
 
 
 def _login(edge: dict[str, Any]) -> str | None:
@@ -124,10 +87,17 @@ def teams(ctx: CollectContext, gh: GitHubClient, gaps: Gaps) -> list[dict[str, A
                 continue
             slug, where = node["slug"], f"team {node['slug']}"
             variables = {"org": org, "team": slug}
-            member_edges, members_done = more_edges(
-                gh, gaps, where, TEAM_MEMBERS, variables, ("organization", "team", "members"), node["members"]
+            member_edges, members_done = all_pages(
+                gh,
+                gaps,
+                where,
+                TEAM_MEMBERS,
+                variables,
+                ("organization", "team", "members"),
+                node["members"],
+                "edges",
             )
-            repo_edges, repos_done = more_edges(
+            repo_edges, repos_done = all_pages(
                 gh,
                 gaps,
                 where,
@@ -135,6 +105,7 @@ def teams(ctx: CollectContext, gh: GitHubClient, gaps: Gaps) -> list[dict[str, A
                 variables,
                 ("organization", "team", "repositories"),
                 node["repositories"],
+                "edges",
             )
             found.append(
                 {
@@ -174,7 +145,7 @@ def direct_collaborators(ctx: CollectContext, gh: GitHubClient, gaps: Gaps) -> l
             done = False  # hidden from this token when GraphQL answered null (its error is a gap)
             if first is not None:
                 variables = {"org": org, "repo": repo["name"]}
-                edges, done = more_edges(
+                edges, done = all_pages(
                     gh,
                     gaps,
                     repo["name"],
@@ -182,6 +153,7 @@ def direct_collaborators(ctx: CollectContext, gh: GitHubClient, gaps: Gaps) -> l
                     variables,
                     ("repository", "collaborators"),
                     first,
+                    "edges",
                 )
             grants = {_login(e): e["permission"].lower() for e in edges if _login(e)}
             found.append(
@@ -335,8 +307,7 @@ class Access(Collector):
             "repositories": len(repos),
             "gaps": len(gaps.items),
         }
-        source = f"{host_of(str(ctx.params.get('base_url')))} org {org}"
-        yield Artefact.json("access", document, source=source, findings=findings, summary=summary)
+        yield Artefact.json("access", document, source=source_of(ctx), findings=findings, summary=summary)
 
     @staticmethod
     def _document(

@@ -21,8 +21,8 @@ from typing import Any
 
 from evidentia import Artefact, CollectContext, Collector, Finding
 
-from .client import GitHubClient, GitHubError, host_of
-from .common import Gaps, client, is_gap, params_schema
+from .client import GitHubClient, GitHubError
+from .common import Gaps, client, is_gap, params_schema, source_of
 
 CODE_PERMISSIONS = ("administration", "contents", "workflows", "secrets", "actions")
 ORG_PERMISSIONS = ("organization_administration", "members", "organization_secrets")
@@ -147,5 +147,4 @@ class Apps(Collector):
             "limits": LIMITS,
         }
         summary = {"installations": len(apps), "gaps": len(gaps.items)}
-        source = f"{host_of(str(ctx.params.get('base_url')))} org {org}"
-        yield Artefact.json("apps", document, source=source, findings=findings, summary=summary)
+        yield Artefact.json("apps", document, source=source_of(ctx), findings=findings, summary=summary)

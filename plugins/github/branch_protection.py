@@ -42,8 +42,8 @@ from .branch_settings import (
     rulesets_from_graphql,
     rulesets_from_rest,
 )
-from .client import GitHubClient, GitHubError, host_of
-from .common import Gaps, client, is_gap, params_schema, repositories, wanted
+from .client import GitHubClient, GitHubError
+from .common import Gaps, all_pages, client, is_gap, params_schema, repositories, source_of, wanted
 from .queries import DEFAULT_BRANCH_PROTECTION, DEFAULT_BRANCH_RULES
 
 REFUSED = 400  # PyGithub's status for a GraphQL answer with errors and no data: the query was refused
@@ -134,8 +134,9 @@ class BranchProtection(Collector):
             "findings": len(findings),
             "gaps": len(gaps.items),
         }
-        source = f"{host_of(str(ctx.params.get('base_url')))} org {ctx.params['org']}"
-        yield Artefact.json("branch-protection", document, source=source, findings=findings, summary=summary)
+        yield Artefact.json(
+            "branch-protection", document, source=source_of(ctx), findings=findings, summary=summary
+        )
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -188,34 +189,18 @@ class BranchProtection(Collector):
         elif not admin and branch.get("refUpdateRule"):
             classic = branch["refUpdateRule"]
             contributions.append((CLASSIC, classic_from_update_rule(classic)))
-        rules = branch.get("rules") or {}
-        nodes = [n for n in rules.get("nodes") or [] if n]
-        if (rules.get("pageInfo") or {}).get("hasNextPage"):
-            nodes += self._more_rules(ctx, gh, gaps, repo["name"], rules["pageInfo"]["endCursor"])
+        nodes, _ = all_pages(
+            gh,
+            gaps,
+            repo["name"],
+            DEFAULT_BRANCH_RULES,
+            {"org": ctx.params["org"], "repo": repo["name"]},
+            ("repository", "defaultBranchRef", "rules"),
+            branch.get("rules") or {},
+        )
         record = _record(repo, classic, rulesets_from_graphql(nodes), contributions, "graphql")
         record["administered"] = admin
         return record
-
-    def _more_rules(
-        self, ctx: CollectContext, gh: GitHubClient, gaps: Gaps, name: str, after: str | None
-    ) -> list[dict[str, Any]]:
-        nodes: list[dict[str, Any]] = []
-        while after:
-            try:
-                data, errors = gh.graphql(
-                    DEFAULT_BRANCH_RULES, {"org": ctx.params["org"], "repo": name, "after": after}
-                )
-            except GitHubError as exc:
-                if not is_gap(exc):
-                    raise
-                gaps.add_error(name, exc)
-                break
-            gaps.add_graphql(name, errors)
-            rules = (((data.get("repository") or {}).get("defaultBranchRef")) or {}).get("rules") or {}
-            nodes += [n for n in rules.get("nodes") or [] if n]
-            info = rules.get("pageInfo") or {}
-            after = info.get("endCursor") if info.get("hasNextPage") else None
-        return nodes
 
     def _rest_record(
         self,

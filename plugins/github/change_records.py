@@ -2,7 +2,8 @@
 
 Findings, with the severity of what goes wrong if nobody acts:
 - `merged-without-independent-approval` (high): nobody but the author approved what reached the
-  default branch (segregation of duties, SOC 2 CC8.1).
+  default branch (segregation of duties, SOC 2 CC8.1). A reviewer's approval counts only while it
+  stands: a later request for changes by the same reviewer withdraws it, as on GitHub.
 - `approval-before-last-push` (medium): every approval was given on an earlier head; what merged was
   never approved as such. Judged by the commit each review was submitted on (exact), or by time when
   GitHub does not say.
@@ -13,20 +14,15 @@ Findings, with the severity of what goes wrong if nobody acts:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 from evidentia import Finding
 
+from .common import parse_time
+
 PASSING = frozenset({"SUCCESS", "NEUTRAL", "SKIPPED"})
 CHECK_RUN = "CheckRun"
-
-
-def parse_time(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _login(actor: dict[str, Any] | None) -> str | None:
@@ -43,10 +39,30 @@ def check_record(node: dict[str, Any], required: set[str]) -> dict[str, Any]:
     return {"name": name, "kind": kind, "conclusion": conclusion, "at": at, "required": name in required}
 
 
+def required_checks(base_ref: dict[str, Any] | None) -> tuple[set[str], bool]:
+    """The checks the base branch requires now: (names, complete).
+
+    GitHub requires the union of classic protection (`branchProtectionRule`, shown to administrators;
+    `refUpdateRule`, its view for everyone else) and every active ruleset's `required_status_checks`
+    rule (`Ref.rules`, which lists only rules in force). `complete` is False when the branch has more
+    rules than the query's page.
+    """
+    ref = base_ref or {}
+    names: set[str] = set()
+    for classic in (ref.get("branchProtectionRule"), ref.get("refUpdateRule")):
+        names.update((classic or {}).get("requiredStatusCheckContexts") or [])
+    rules = ref.get("rules") or {}
+    nodes = [n for n in rules.get("nodes") or [] if n]
+    for rule in nodes:
+        if str(rule.get("type")).upper() == "REQUIRED_STATUS_CHECKS":
+            checks = (rule.get("parameters") or {}).get("requiredStatusChecks") or []
+            names.update(c.get("context") for c in checks if c and c.get("context"))
+    return {n for n in names if n}, (rules.get("totalCount") or 0) <= len(nodes)
+
+
 def change_record(node: dict[str, Any]) -> dict[str, Any]:
     """One merged pull request as filed: who, when, which commits, every review and check."""
-    rule = ((node.get("baseRef") or {}).get("branchProtectionRule")) or {}
-    required = set(rule.get("requiredStatusCheckContexts") or [])
+    required, required_complete = required_checks(node.get("baseRef"))
     head = (((node.get("commits") or {}).get("nodes") or [{}])[-1] or {}).get("commit") or {}
     rollup = head.get("statusCheckRollup") or {}
     contexts = rollup.get("contexts") or {}
@@ -80,6 +96,7 @@ def change_record(node: dict[str, Any]) -> dict[str, Any]:
         "reviews": reviews,
         "reviews_truncated": (reviews_conn.get("totalCount") or 0) > len(reviews),
         "required_checks": sorted(required),
+        "required_checks_truncated": not required_complete,
         "checks_state": rollup.get("state"),
         "checks": checks,
         "checks_truncated": (contexts.get("totalCount") or 0) > len(checks),
@@ -112,9 +129,7 @@ def in_merged_pull_request(node: dict[str, Any]) -> bool:
 def change_findings(change: dict[str, Any]) -> Iterator[Finding]:
     subject = change["id"]
     author = change["author"]
-    approvals = [
-        r for r in change["reviews"] if r["state"] == "APPROVED" and r["reviewer"] not in (None, author)
-    ]
+    approvals = [r for r in standing_approvals(change["reviews"]) if r["reviewer"] not in (None, author)]
     if not approvals:
         yield Finding(
             "merged-without-independent-approval",
@@ -144,6 +159,23 @@ def change_findings(change: dict[str, Any]) -> Iterator[Finding]:
             "high" if required_failed else "low",
             subject=subject,
         )
+
+
+DECISIVE = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
+
+
+def standing_approvals(reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each reviewer's latest decisive review, where it is an approval.
+
+    As on GitHub: a reviewer who approved and later requested changes no longer approves; a comment
+    changes nothing. Reviews are in the order GitHub submitted them.
+    """
+    latest: dict[str, dict[str, Any]] = {}
+    ordered = sorted(enumerate(reviews), key=lambda ir: (ir[1]["submitted_at"] or "", ir[0]))
+    for _, review in ordered:
+        if review["state"] in DECISIVE and review["reviewer"] is not None:
+            latest[review["reviewer"]] = review
+    return [r for r in latest.values() if r["state"] == "APPROVED"]
 
 
 def _approves_head(review: dict[str, Any], change: dict[str, Any]) -> bool:

@@ -13,7 +13,8 @@ A nightly run over 1,000 repositories is then ~15 requests; a 90-day backfill a 
 
 Known limits, stated in the evidence: Git records when a commit was made, not when it was pushed, so
 a direct commit pushed long after it was made is placed by its commit date; required checks come
-from classic branch protection (`github.branch_protection` files rulesets separately).
+from the base branch as configured when collected (classic protection and active rulesets), not
+as it was when each change merged (`github.branch_protection` files the configuration nightly).
 
 The population is one list, `items`, as `evidentia sample` reads it: each merged pull request
 (`type: pull_request`, `id` `org/repo#12`, `at` its merge time) and each direct commit (`type:
@@ -38,10 +39,9 @@ from .change_records import (
     commit_record,
     direct_commit_finding,
     in_merged_pull_request,
-    parse_time,
 )
-from .client import GitHubClient, GitHubError, host_of
-from .common import Gaps, client, is_gap, params_schema, wanted
+from .client import GitHubClient
+from .common import Gaps, all_pages, client, params_schema, parse_time, source_of, wanted
 from .queries import DEFAULT_BRANCH_COMMITS, MERGED_PULL_REQUESTS, REPOSITORY_COMMITS
 
 SEARCH_CAP = 1000  # GitHub search returns at most this many results per query
@@ -54,8 +54,22 @@ def _stamp(moment: dt.datetime) -> str:
 
 
 def search_query(org: str, start: dt.datetime, end: dt.datetime) -> str:
-    """Merged in [start, end): search ranges are inclusive and in whole seconds, so end - 1 s."""
+    """Merged in [start, end) of whole seconds: search ranges are inclusive, so up to end - 1 s."""
     return f"org:{org} is:pr is:merged merged:{_stamp(start)}..{_stamp(end - SECOND)}"
+
+
+def whole_seconds(period: Period) -> tuple[dt.datetime, dt.datetime]:
+    """[floor(start), ceil(end)): every whole second a merge or commit inside the period can carry.
+
+    GitHub stamps merges and commits in whole seconds, while a run's period ends at any microsecond.
+    Truncating both edges would lose a merge stamped in the second a period ends (after the end's
+    floor, yet before the end itself): tonight's search would stop short of it and tomorrow's
+    `period.contains` would reject it. Searching the rounded-out range and keeping only what the
+    period contains counts such a merge exactly once, in the period that holds it.
+    """
+    start = period.start.replace(microsecond=0)
+    end = period.end.replace(microsecond=0)
+    return start, end + SECOND if end < period.end else end
 
 
 def split(start: dt.datetime, end: dt.datetime, parts: int) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -71,7 +85,7 @@ def merged_pull_requests(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every pull request merged in the period (any base branch), and the search windows used."""
     org = ctx.params["org"]
-    todo = [(period.start, period.end)]
+    todo = [whole_seconds(period)]
     found: dict[str, dict[str, Any]] = {}
     windows: list[dict[str, Any]] = []
     while todo:
@@ -106,41 +120,19 @@ def default_branch_commits(
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Each wanted repository with its default branch's commits in the period (all pages)."""
     org = ctx.params["org"]
-    window = {"org": org, "since": _stamp(period.start), "until": _stamp(period.end - SECOND)}
+    start, end = whole_seconds(period)
+    window = {"org": org, "since": _stamp(start), "until": _stamp(end - SECOND)}
     for conn, errors in gh.connection(DEFAULT_BRANCH_COMMITS, window, ("organization", "repositories")):
         gaps.add_graphql(org, errors)
         for repo in conn.get("nodes") or []:
             if not repo or not wanted(ctx, repo):
                 continue
-            history = _history(repo)
-            commits = list(history.get("nodes") or [])
-            if (history.get("pageInfo") or {}).get("hasNextPage"):
-                commits += _more_commits(gh, gaps, {**window, "repo": repo["name"]}, history["pageInfo"])
-            yield repo, [c for c in commits if c]
-
-
-def _more_commits(
-    gh: GitHubClient, gaps: Gaps, variables: dict[str, Any], page_info: dict[str, Any]
-) -> list[dict[str, Any]]:
-    path = ("repository", "defaultBranchRef", "target", "history")
-    commits: list[dict[str, Any]] = []
-    after = page_info.get("endCursor")
-    while after:
-        try:
-            data, errors = gh.graphql(REPOSITORY_COMMITS, {**variables, "after": after})
-        except GitHubError as exc:
-            if not is_gap(exc):
-                raise
-            gaps.add_error(variables["repo"], exc)
-            break
-        gaps.add_graphql(variables["repo"], errors)
-        conn: Any = data
-        for step in path:
-            conn = (conn or {}).get(step)
-        commits += (conn or {}).get("nodes") or []
-        info = (conn or {}).get("pageInfo") or {}
-        after = info.get("endCursor") if info.get("hasNextPage") else None
-    return commits
+            path = ("repository", "defaultBranchRef", "target", "history")
+            variables = {**window, "repo": repo["name"]}
+            commits, _ = all_pages(
+                gh, gaps, repo["name"], REPOSITORY_COMMITS, variables, path, _history(repo)
+            )
+            yield repo, commits
 
 
 def as_item(kind: str, ident: str, at: dt.datetime, record: dict[str, Any]) -> dict[str, Any]:
@@ -218,11 +210,13 @@ class Changes(Collector):
             "gaps": gaps.items,
             "limits": [
                 "direct commits are placed in the period by commit date (Git does not record push time)",
-                "required checks are those of classic branch protection on the base branch",
+                "required checks are those the base branch requires when collected (classic protection "
+                "and active rulesets), which may differ from those in force when a change merged",
+                "reviews and check contexts beyond the first 50 of a change are not read (flagged "
+                "`reviews_truncated` / `checks_truncated`), so its findings may miss them",
             ],
         }
         changes = sum(1 for i in items if i["type"] == "pull_request")
         summary = {"changes": changes, "direct_commits": len(items) - changes, "repositories": len(repos)}
         summary["gaps"] = len(gaps.items)
-        source = f"{host_of(str(ctx.params.get('base_url')))} org {ctx.params['org']}"
-        yield Artefact.json("changes", document, source=source, findings=findings, summary=summary)
+        yield Artefact.json("changes", document, source=source_of(ctx), findings=findings, summary=summary)

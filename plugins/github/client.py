@@ -24,7 +24,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -299,8 +299,11 @@ class GitHubClient:
 
     def connection(
         self, query: str, variables: Mapping[str, Any], path: tuple[str, ...]
-    ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """Each page of the connection at `path` (the query takes `$after`): (connection, errors)."""
+    ) -> Generator[tuple[dict[str, Any], list[dict[str, Any]]], None, None]:
+        """Each page of the connection at `path` (the query takes `$after`): (connection, errors).
+
+        A generator, so a caller that has seen enough (a search window to be split) can `close()` it.
+        """
         after: str | None = None
         while True:
             data, errors = self.graphql(query, {**variables, "after": after})

@@ -7,6 +7,7 @@ A token GitHub refuses outright (401) fails the instance: nothing could be seen 
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 from evidentia import CollectContext
 
-from .client import GitHubClient, GitHubError
+from .client import GitHubClient, GitHubError, host_of
 from .queries import REPOSITORIES
 
 DEFAULT_BASE_URL = "https://api.github.com"
@@ -59,6 +60,25 @@ def token_of(ctx: CollectContext) -> str:
 
 def client(ctx: CollectContext) -> GitHubClient:
     return GitHubClient(ctx, str(ctx.params.get("base_url") or DEFAULT_BASE_URL), token_of(ctx))
+
+
+def source_of(ctx: CollectContext) -> str:
+    """An artefact's `source`: the API host and organisation, as every GitHub collector names them."""
+    return f"{host_of(str(ctx.params.get('base_url') or DEFAULT_BASE_URL))} org {ctx.params['org']}"
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """A GitHub timestamp (`2025-05-31T01:00:00Z`), or None where GitHub gave none."""
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def dig(data: Any, path: tuple[str, ...]) -> Any:
+    """The value at `path` in a GraphQL answer, or None where any step is null or missing."""
+    for step in path:
+        data = (data or {}).get(step)
+    return data
 
 
 @dataclass
@@ -113,3 +133,41 @@ def repositories(ctx: CollectContext, gh: GitHubClient, gaps: Gaps) -> Iterator[
         for repo in conn.get("nodes") or []:
             if repo and wanted(ctx, repo):
                 yield repo
+
+
+def all_pages(
+    gh: GitHubClient,
+    gaps: Gaps,
+    where: str,
+    query: str,
+    variables: dict[str, Any],
+    path: tuple[str, ...],
+    first: dict[str, Any],
+    key: str = "nodes",
+) -> tuple[list[dict[str, Any]], bool]:
+    """A nested connection in full: `(items, complete)`.
+
+    Why: a sweep reads the first page of each repository's (or team's) nested list in its own
+    request; only a list longer than that page costs more, one query per further page (`query` takes
+    `$after` and answers the same connection at `path`). A page GitHub refuses is a gap and leaves
+    the list incomplete, which the evidence says rather than filing a partial list as whole.
+    """
+    items = [n for n in first.get(key) or [] if n]
+    info = first.get("pageInfo") or {}
+    after = info.get("endCursor") if info.get("hasNextPage") else None
+    while after:
+        try:
+            data, errors = gh.graphql(query, {**variables, "after": after})
+        except GitHubError as exc:
+            if not is_gap(exc):
+                raise
+            gaps.add_error(where, exc)
+            return items, False
+        gaps.add_graphql(where, errors)
+        conn = dig(data, path)
+        if conn is None:
+            return items, False
+        items += [n for n in conn.get(key) or [] if n]
+        info = conn.get("pageInfo") or {}
+        after = info.get("endCursor") if info.get("hasNextPage") else None
+    return items, True

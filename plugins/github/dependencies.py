@@ -28,8 +28,8 @@ from urllib.parse import quote
 from evidentia import Artefact, CollectContext, Collector, Finding
 from evidentia.collector import Severity, canonical_json, utc_iso
 
-from .client import GitHubClient, GitHubError, host_of
-from .common import Gaps, client, is_gap, params_schema, repositories
+from .client import GitHubClient, GitHubError
+from .common import Gaps, client, is_gap, params_schema, parse_time, repositories, source_of
 
 SEVERITIES = ("critical", "high", "medium", "low")
 AGE_BUCKETS = ((7, "0-7 days"), (30, "8-30 days"), (90, "31-90 days"), (None, "over 90 days"))
@@ -39,10 +39,11 @@ OVERDUE: dict[str, tuple[str, str, Severity]] = {
     "high": ("high_days", "high-alert-overdue", "medium"),
 }
 SPDX = "application/spdx+json"
-
-
-def _parse(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+LIMITS = [
+    "Dependabot alerts open when collected; dismissed and fixed alerts are not listed",
+    "an SBOM is GitHub's dependency-graph export: what the graph does not detect (vendored code, "
+    "downloads at build time) is not in it",
+]
 
 
 def _bucket(age: dt.timedelta) -> str:
@@ -57,7 +58,7 @@ def alert_record(alert: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     advisory = alert.get("security_advisory") or {}
     vulnerability = alert.get("security_vulnerability") or {}
     package = (alert.get("dependency") or {}).get("package") or vulnerability.get("package") or {}
-    created = _parse(alert.get("created_at"))
+    created = parse_time(alert.get("created_at"))
     age = now - created if created else None
     patched = vulnerability.get("first_patched_version") or {}
     return {
@@ -84,7 +85,7 @@ def overdue_findings(
     """An alert open *longer* than its threshold: exactly N days old is not yet overdue."""
     for record in records:
         rule = OVERDUE.get(record["severity"])
-        created = _parse(record["created_at"])
+        created = parse_time(record["created_at"])
         if rule is None or created is None:
             continue
         param, code, severity = rule
@@ -154,7 +155,7 @@ class Dependencies(Collector):
 
     def collect(self, ctx: CollectContext) -> Iterator[Artefact]:
         gh, gaps, org = client(ctx), Gaps(), ctx.params["org"]
-        source = f"{host_of(str(ctx.params.get('base_url')))} org {org}"
+        source = source_of(ctx)
         index: list[dict[str, Any]] = []
         try:
             repos = list(repositories(ctx, gh, gaps))
@@ -180,6 +181,7 @@ class Dependencies(Collector):
             "repositories": sorted(index, key=lambda e: e["repository"]),
             "dependabot_alerts": None if alerts is None else {**alert_summary(alerts), "alerts": alerts},
             "gaps": gaps.items,
+            "limits": LIMITS,
         }
         summary = {
             "repositories": len(index),

@@ -99,6 +99,17 @@ query MergedPullRequests($q: String!, $after: String) {
             requiresApprovingReviews
             requiredApprovingReviewCount
           }
+          refUpdateRule { requiredStatusCheckContexts }
+          rules(first: 25) {
+            totalCount
+            nodes {
+              type
+              parameters {
+                __typename
+                ... on RequiredStatusChecksParameters { requiredStatusChecks { context } }
+              }
+            }
+          }
         }
         commits(last: 1) {
           nodes {
