@@ -68,6 +68,20 @@ def _store_root(store_path: Path | None, config_path: Path) -> Path:
     return Path("evidence")
 
 
+def _signing_key(config_path: Path) -> Path | None:
+    """The key runs sign with, so a filing made outside a run (a sample) is signed as well."""
+    from .config import SIGNING_KEY_ENV, load_config
+    from .errors import ConfigError
+
+    if config_path.exists():
+        try:
+            return load_config(config_path, _host(report_failures=False)).signing_key
+        except ConfigError:
+            pass  # the collectors may be misconfigured; the key can still come from the environment
+    value = os.environ.get(SIGNING_KEY_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
 def _setup_logging(verbose: int, secrets: tuple[str, ...] = ()) -> None:
     import logging
 
@@ -204,6 +218,13 @@ def verify(store: Path | None, config_path: Path, public_key: Path | None, as_js
         click.echo(
             f"{root}: {state}: {result.entries} ledger entries, {result.files} files checked", err=True
         )
+        if result.pack is not None:  # say so: a pack holds a window of the evidence, not all of it
+            window, seg = result.pack.get("window") or {}, result.pack.get("segment") or {}
+            click.echo(
+                f"audit pack: window {window.get('from')} to {window.get('to')} (excluded), "
+                f"ledger lines {seg.get('first_seq')}-{seg.get('last_seq')}",
+                err=True,
+            )
         if result.signature is not None:
             click.echo(f"signature: {result.signature.describe()}", err=True)
     sys.exit(0 if result.ok else 1)
@@ -459,7 +480,7 @@ def sample(
 
     root = _store_root(store_path, config_path)
     request = SampleRequest(instance, make_window(start, end), size=size, seed=seed, frequency=frequency)
-    document, entry = take_sample(root, request)
+    document, entry = take_sample(root, request, signing_key=_signing_key(config_path))
     filed = {"seq": entry["seq"], "type": entry["type"], "sha256": entry["sha256"], "paths": entry["paths"]}
     if as_json:
         click.echo(json.dumps({**document, "filed": filed}, indent=2, sort_keys=True))

@@ -92,12 +92,25 @@ class _Problems:
         self.path = path
         self.source = source
         self.items: list[str] = []
+        self._lines: list[int] = []
+
+    def sorted_items(self) -> list[str]:
+        """In file order: a user fixing the file top to bottom reads the errors in the same order."""
+        ordered = sorted(zip(self._lines, self.items, strict=True), key=lambda pair: pair[0])
+        return [item for _, item in ordered]
+
+    def add_unplaced(self, text: str) -> None:
+        """A problem outside the file (an environment variable), listed first."""
+        self.items.append(text)
+        self._lines.append(0)
 
     def add(self, key: KeyPath, message: str, hint: str | None = None, instance: str | None = None) -> None:
         where = f"collector '{instance}': " if instance else ""
         key_text = dotted(key[2:] if instance and len(key) > 2 else key) if key else "(top level)"
-        text = f"{self.path}:{self.source.line(key)}: {where}key '{key_text}': {message}"
+        line = self.source.line(key)
+        text = f"{self.path}:{line}: {where}key '{key_text}': {message}"
         self.items.append(f"{text}\n  hint: {hint}" if hint else text)
+        self._lines.append(line)
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
@@ -361,7 +374,7 @@ def load_config(
         store_raw = "evidence"
     signing_key = _signing_key(problems, doc.get("signing_key"), base, env)
     if problems.items:
-        raise ConfigError(problems.items)
+        raise ConfigError(problems.sorted_items())
     store = store_override or (base / resolve_env(store_raw, env, ("store",), []))
     return Config(
         path=path,
@@ -399,7 +412,7 @@ def _signing_key(problems: _Problems, raw: Any, base: Path, env: Mapping[str, st
         load_private_key(path)
     except SigningError as exc:
         if where:
-            problems.items.append(f"{where}: {exc}")
+            problems.add_unplaced(f"{where}: {exc}")
         else:
             problems.add(("signing_key",), str(exc))
         return None

@@ -187,11 +187,20 @@ class Runner:
     def _finish(self, store: LocalStore, summary: RunSummary) -> None:
         self._fire_filed(store.flush())
         summary.finished_at = utc_iso(_now())
-        file_run_record(store, summary.to_dict(), self.run_id, self.now)
-        if self.config.signing_key is not None:  # last, so the signature covers the run record too
-            from .signing import sign_store
+        key, unreadable = None, None
+        if self.config.signing_key is not None:  # read first: the run record names the key it signs with
+            from .signing import SigningError, fingerprint, load_private_key, sign_store
 
-            sign_store(store, self.config.signing_key)
+            try:
+                key = load_private_key(self.config.signing_key)
+            except SigningError as exc:  # gone since the config check: still file the record, then fail
+                unreadable = exc
+        promise = fingerprint(key.public_key()) if key is not None else None
+        file_run_record(store, summary.to_dict(), self.run_id, self.now, promise)
+        if unreadable is not None:
+            raise unreadable
+        if key is not None:  # last, so the signature covers the run record too
+            sign_store(store, key)
         self.progress.close()
         try:
             self.host.hook.evidentia_run_finished(summary=summary)

@@ -261,3 +261,12 @@ def test_settle_defaults_per_collector_and_an_explicit_zero_is_kept(tmp_path: Pa
         "trail-now": dt.timedelta(0),
         "git": dt.timedelta(hours=1),
     }
+
+
+def test_problems_are_listed_in_file_order(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        "collectors:\n  - id: a\n    plugin: test.ecko\n    shedule: daily\n",
+    )
+    lines = [int(e.split(":")[1]) for e in errors(cfg) if e.startswith(str(cfg))]
+    assert len(lines) == 2 and lines == sorted(lines)

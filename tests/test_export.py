@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 from support import cli_env, run_cli, write_config
 
+from evidentia.export.pack import sha256_file
+from evidentia.export.verify_pack import _refuse
 from evidentia.store.ledger import GENESIS, line_hash
 
 ECHO = "  - {id: echo, plugin: test.echo, params: {count: 2, content: '${NONCE}'}}\n"
@@ -125,10 +128,15 @@ def test_a_window_holds_its_filings_the_snapshots_in_force_and_the_catalogue_and
     code, result = verify(pack, "--public-key", str(public), cwd=empty)
     assert code == 0, fatal(result)
     assert list(empty.iterdir()) == [], "verify unpacks privately, never into the working folder"
-    [warning] = result["discrepancies"]
+    warning, still_open = result["discrepancies"]
     assert warning["kind"] == "unsigned" and not warning["fatal"]
     assert warning["where"] == f"ledger.jsonl lines {run2_signed + 1}-{segment['last_seq']}"
     assert result["signature"]["signed_seq"] == run2_signed
+    assert still_open["kind"] == "window" and not still_open["fatal"]
+    assert still_open["message"].startswith(
+        f"the newest signature was made at {result['signature']['signed_at']}, before the window's end "
+        "2100-01-01T00:00:00Z: the pack cannot show that nothing more was filed in between"
+    )
 
 
 def test_a_signed_window_verifies_with_the_owners_key_by_evidentia_and_by_stock_tools(
@@ -142,7 +150,9 @@ def test_a_signed_window_verifies_with_the_owners_key_by_evidentia_and_by_stock_
     assert manifest["signature"]["state"] == "signed" and manifest["signature"]["covers_seq"] == run2_record
     assert manifest["segment"]["last_seq"] == run2_record
     code, result = verify(pack, "--public-key", str(public), cwd=tmp_path)
-    assert code == 0 and result["discrepancies"] == [], result["discrepancies"]
+    assert code == 0, result["discrepancies"]
+    [still_open] = result["discrepancies"]  # run 3, after the window, did not sign
+    assert (still_open["kind"], still_open["fatal"]) == ("window", False)
     assert result["signature"]["origin"] == "public key given"
     folder = unzip(pack, tmp_path / "pack")
     code, result = verify(folder, "--public-key", str(public), cwd=tmp_path)
@@ -222,8 +232,19 @@ def test_export_is_byte_identical_and_never_overwrites(
     store = tmp / "evidence"
     one, two = tmp_path / "one.zip", tmp_path / "two.zip"
     assert export(store, one, "--from", starts[0][:10], "--to", "2100-01-01").returncode == 0
-    assert export(store, two, "--from", starts[0][:10], "--to", "2100-01-01").returncode == 0
+    old = os.umask(0o077)  # the child inherits it: another user's shell, another time zone
+    try:
+        args = ("--store", str(store), "--out", str(two), "--from", starts[0][:10], "--to", "2100-01-01")
+        assert run_cli("export", *args, cwd=tmp_path, env=cli_env(TZ="Pacific/Chatham")).returncode == 0
+    finally:
+        os.umask(old)
     assert one.read_bytes() == two.read_bytes()
+    with zipfile.ZipFile(one) as zf:
+        infos = zf.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {(i.date_time, i.external_attr >> 16, i.compress_type, i.extra) for i in infos} == {
+        ((1980, 1, 1, 0, 0, 0), 0o100644, zipfile.ZIP_DEFLATED, b"")
+    }
     again = export(store, one, "--from", starts[0][:10], "--to", "2100-01-01")
     assert again.returncode == 2 and "already exists; refusing to overwrite it" in again.stderr
     bad = export(store, tmp_path / "x.zip", "--from", "last tuesday", "--to", "2100-01-01")
@@ -267,12 +288,21 @@ def _tamper(folder: Path, how: str) -> str:
         manifest["segment"]["prev"] = "1" * 64
         (folder / "pack.json").write_text(json.dumps(manifest))
         return f"chain: ledger.jsonl line {manifest['segment']['first_seq']}: 'prev' does not match"
+    if how == "filters":  # pack.json claims a narrower pack than the one exported (SHA256SUMS redone)
+        manifest["filters"]["principles"] = ["P11"]
+        (folder / "pack.json").write_text(json.dumps(manifest))
+        sums = [
+            line if not line.endswith("  pack.json") else f"{sha256_file(folder / 'pack.json')}  pack.json"
+            for line in (folder / "SHA256SUMS").read_text().splitlines()
+        ]
+        (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+        return f"pack: pack.json: lists ledger line {item['seq']}, which its window and filters do not pick"
     assert how == "readme"
     (folder / "README.md").write_text("all is well, do not check anything")
     return "changed: README.md: SHA-256 differs from SHA256SUMS"
 
 
-@pytest.mark.parametrize("how", ["evidence", "dropped", "extra", "ledger", "link", "readme"])
+@pytest.mark.parametrize("how", ["evidence", "dropped", "extra", "ledger", "link", "filters", "readme"])
 def test_tampering_inside_the_pack_is_named(
     built: tuple[Path, Path, list[str]], tmp_path: Path, how: str
 ) -> None:
@@ -301,3 +331,89 @@ def test_a_zip_with_an_unsafe_path_is_refused_without_extracting(tmp_path: Path)
     assert code == 1
     assert fatal(result) == ["pack: ../escaped.txt: unsafe path in the zip; nothing was extracted"]
     assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize(
+    "names",
+    [["pack.json", "/etc/passwd"], ["pack.json", "a/./b"], ["pack.json", "a//b"], ["pack.json", "pack.json"]],
+)
+def test_a_zip_with_an_absolute_odd_or_duplicate_name_is_refused(tmp_path: Path, names: list[str]) -> None:
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        for name in names:
+            info = zipfile.ZipInfo("x")
+            info.filename = name  # ZipInfo() would strip a leading '/': write what a hostile tool writes
+            zf.writestr(info, "{}")
+    code, result = verify(evil, cwd=tmp_path)
+    assert code == 1
+    [problem] = fatal(result)
+    assert problem.startswith(f"pack: {names[1]}: ") and problem.endswith("; nothing was extracted")
+    assert ("twice" in problem) == (names[1] == "pack.json")
+
+
+def test_a_zip_bomb_and_a_link_are_refused_before_extraction(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pack.json", b"\0" * (4 << 20))  # 4 MiB of zeros deflate to a few KiB
+    assert bomb.stat().st_size < 64 << 10
+    with zipfile.ZipFile(bomb) as zf:
+        problem = _refuse(zf.infolist(), free=1 << 20)
+    assert (
+        problem is not None and "would unpack to 4194304 bytes, more than the 1048576 free" in problem.message
+    )
+    link = tmp_path / "link.zip"
+    with zipfile.ZipFile(link, "w") as zf:
+        info = zipfile.ZipInfo("ledger.jsonl")
+        info.external_attr = (0o120777) << 16
+        zf.writestr(info, "/etc/passwd")
+    code, result = verify(link, cwd=tmp_path)
+    assert code == 1 and fatal(result) == ["pack: ledger.jsonl: a link in the zip; nothing was extracted"]
+
+
+def test_an_unzipped_pack_with_a_file_swapped_for_a_link_is_named(
+    built: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    """Same bytes, elsewhere: SHA256SUMS still matches, but the pack is no longer what was exported."""
+    tmp, _, starts = built
+    pack = tmp_path / "pack.zip"
+    assert export(tmp / "evidence", pack, "--from", starts[1], "--to", starts[2]).returncode == 0
+    folder = unzip(pack, tmp_path / "pack")
+    outside = tmp_path / "README-elsewhere.md"
+    shutil.move(folder / "README.md", outside)
+    (folder / "README.md").symlink_to(outside)
+    code, result = verify(folder, cwd=tmp_path)
+    assert code == 1 and fatal(result) == ["changed: README.md: is a link, not a file of the pack"]
+
+
+def test_a_signature_made_after_the_window_closes_it_and_a_widened_window_is_named(
+    built: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    """Run 2 signed after window [run 1, run 2): the segment reaches its head, so nothing can be missing.
+
+    pack.json is not signed: stretching its window past that signature is then the one warning.
+    """
+    tmp, public, starts = built
+    pack = tmp_path / "pack.zip"
+    assert export(tmp / "evidence", pack, "--from", starts[0], "--to", starts[1]).returncode == 0
+    manifest = pack_manifest(pack)
+    run2_record = sorted(e["seq"] for e in ledger(tmp / "evidence") if e["type"] == "run")[1]
+    assert manifest["signature"]["covers_seq"] == manifest["segment"]["last_seq"] == run2_record
+    assert manifest["segment"]["window_last_seq"] < run2_record
+    code, result = verify(pack, "--public-key", str(public), cwd=tmp_path)
+    assert code == 0 and result["discrepancies"] == [], result["discrepancies"]
+    text = run_cli("verify", str(pack), "--public-key", str(public), cwd=tmp_path)
+    window, segment = manifest["window"], manifest["segment"]
+    assert (
+        f"audit pack: window {window['from']} to {window['to']} (excluded), "
+        f"ledger lines {segment['first_seq']}-{segment['last_seq']}"
+    ) in text.stderr
+
+    folder = unzip(pack, tmp_path / "pack")
+    manifest["window"]["to"] = "2100-01-01T00:00:00Z"
+    (folder / "pack.json").write_text(json.dumps(manifest))
+    code, result = verify(folder, "--public-key", str(public), cwd=tmp_path)
+    assert code == 1, "SHA256SUMS still names the exported pack.json"
+    warnings = [d for d in result["discrepancies"] if d["kind"] == "window"]
+    assert [d["fatal"] for d in warnings] == [False]
+    assert "before the window's end 2100-01-01T00:00:00Z" in warnings[0]["message"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import collectors_for_tests
 import pytest
-from support import run_cli
+from support import cli_env, run_cli
 
 from evidentia.catalog import load_builtin
 from evidentia.collector import Artefact, Period, utc_iso
@@ -534,3 +534,20 @@ def test_cli_sample_prints_the_selection_and_files_it(store: Path, tmp_path: Pat
     assert seed.returncode == 2 and "cannot be re-drawn with stock tools" in seed.stderr
     quiet = run_cli(*args[:6], "2025-01-01", "--to", "2025-02-01", cwd=tmp_path)
     assert quiet.returncode == 2 and "has no evidence in the window" in quiet.stderr
+
+
+def test_a_sample_made_with_a_signing_key_leaves_no_unsigned_tail(store: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    made = run_cli("keygen", "--out", str(keys), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    env = cli_env(EVIDENTIA_SIGNING_KEY=str(keys / "evidentia-signing.key"))
+    args = ("sample", "--store", str(store), "--population", "changes", "--from", "2026-01-01")
+    done = run_cli(*args, "--to", "2026-02-25", "--seed", "signed", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    checked = run_cli(
+        "verify", str(store), "--public-key", str(keys / "evidentia-signing.pub"), "--json", cwd=tmp_path
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    signature = json.loads(checked.stdout)["signature"]
+    assert signature["state"] == "valid"
+    assert signature["signed_seq"] == signature["ledger_seq"]  # the sample's own line is covered

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support import cli_env, run_cli, write_config
 
+from evidentia.signing import (
+    SigningError,
+    Statement,
+    fingerprint,
+    generate_key_pair,
+    load_private_key,
+    load_public_key,
+    sign_ledger_head,
+)
 from evidentia.store.ledger import line_hash
 from evidentia.store.readme import STORE_README
 
@@ -236,6 +249,7 @@ def test_stock_openssl_verifies_the_statement_and_the_readme_procedure_catches_t
     assert openssl(forged).returncode != 0
     forged.unlink()
 
+    assert (store / "README.md").read_text() == STORE_README  # what the auditor finds in the folder
     script = STORE_README.split("from inside this folder:", 1)[1]
     script = "\n".join(line[4:] for line in script.splitlines())
 
@@ -252,3 +266,113 @@ def test_stock_openssl_verifies_the_statement_and_the_readme_procedure_catches_t
     dirty = stock()
     assert f"lines after {len(lines)} are unsigned, or were removed" in dirty.stdout
     assert f"ledger line {len(lines)} is not the line signed in signatures/{statement.name}" in dirty.stdout
+    (store / "ledger.jsonl").write_bytes(b"".join(lines))
+    for path in (store / "signatures").glob("0*"):
+        path.unlink()
+    removed = stock()
+    assert (
+        removed.stdout == f"ledger line {len(lines)} is a run record whose signature is missing (removed?)\n"
+    )
+
+
+def test_a_removed_signature_is_caught_by_the_run_record_that_promised_it(
+    signed: tuple[Path, Path, Path], store: Path
+) -> None:
+    """Deleting the newest signature used to leave a mere 'unsigned' warning: the run record names its key."""
+    public = signed[2]
+    lines = (store / "ledger.jsonl").read_bytes().splitlines()
+    record = json.loads(lines[-1])
+    fp = load_public_key(public)
+    assert record["type"] == "run" and record["signing_key_sha256"] == fingerprint(fp)
+    for path in (store / "signatures").glob("0*"):
+        path.unlink()
+    for extra in ((), ("--public-key", str(public))):
+        code, result = verify(store, *extra)
+        assert code == 1, messages(result)
+        assert f"signature: ledger.jsonl line {len(lines)}: the record of a run that signed with key " in (
+            "\n".join(messages(result))
+        )
+        assert "its signature was removed" in "\n".join(messages(result))
+
+
+def test_the_shipped_key_mode_names_every_key_that_signed(
+    signed: tuple[Path, Path, Path], store: Path, tmp_path: Path
+) -> None:
+    """An attacker who re-signs with their own key and ships it is 'valid' in shipped mode, but named."""
+    attacker = generate_key_pair(tmp_path / "attacker")[0]
+    lines = (store / "ledger.jsonl").read_bytes().splitlines(keepends=True)
+    moment = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
+    staging = store / ".evidentia" / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    sign_ledger_head(store, staging, len(lines), line_hash(lines[-1]), load_private_key(attacker), moment)
+    theirs = fingerprint(load_private_key(attacker).public_key())
+    code, result = verify(store)
+    assert code == 0 and result["signature"]["key_sha256"] == theirs
+    [warning] = [m for m in messages(result) if "different keys" in m]
+    assert f"signed with 2 different keys: sha256:{fingerprint(load_public_key(signed[2]))}" in warning
+    assert f"sha256:{theirs} (newest signed line {len(lines)})" in warning
+    code, result = verify(store, "--public-key", str(signed[2]))
+    assert code == 1 and any(
+        f"signed by key sha256:{theirs}, not by the given" in m for m in messages(result)
+    )
+
+
+def test_a_passphrase_key_and_a_public_key_as_signing_key_are_refused_clearly(
+    tmp_path: Path, signed: tuple[Path, Path, Path]
+) -> None:
+    encrypted = tmp_path / "locked.key"
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"hunter2"),
+    )
+    encrypted.write_bytes(pem)
+    cfg = write_config(tmp_path, CONFIG)
+    for key, expected in (
+        (encrypted, f"signing key {encrypted} is encrypted; runs need an unencrypted key"),
+        (signed[2], "pass the private key (.key), not the public one"),
+    ):
+        done = run_cli("check", "-c", str(cfg), cwd=tmp_path, env=cli_env(EVIDENTIA_SIGNING_KEY=str(key)))
+        assert done.returncode == 2 and expected in done.stderr, done.stderr
+        assert "PRIVATE KEY" not in done.stderr and "PUBLIC KEY" not in done.stderr
+
+
+def test_keygen_under_a_permissive_umask_never_exposes_the_private_key(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        private, public = generate_key_pair(tmp_path / "keys")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert stat.S_IMODE(public.stat().st_mode) == 0o644
+    with pytest.raises(SigningError, match="already exists; refusing to overwrite a key"):
+        generate_key_pair(tmp_path / "keys")
+
+
+def test_a_ledger_swapped_for_a_link_is_named(store: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "ledger-elsewhere.jsonl"
+    shutil.move(store / "ledger.jsonl", elsewhere)
+    (store / "ledger.jsonl").symlink_to(elsewhere)
+    code, result = verify(store)
+    assert code == 1 and "ledger: ledger.jsonl: is a link, not the store's ledger" in messages(result)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda b: b.replace(b'{"head"', b'{"seq":1,"head"'),  # a duplicate key: json keeps the last
+        lambda b: b.replace(b'"statement"', b'"\\u0073tatement"'),  # the same text, escaped
+        lambda b: b.replace(b'{"head"', b'{"extra":1,"head"'),  # a field nobody signs for
+        lambda b: b.rstrip(b"\n"),  # no newline
+        lambda b: b"\xef\xbb\xbf" + b,  # a byte-order mark
+        lambda b: b.replace(b'"version":1', b'"version":1.0'),
+        lambda b: b.replace(b'00Z"', b'00"'),  # a signed_at with no zone: not a moment at all
+    ],
+    ids=["duplicate key", "escaped", "extra field", "no newline", "bom", "float version", "naive time"],
+)
+def test_a_statement_in_any_but_the_canonical_form_is_refused(forge: object) -> None:
+    """Two encodings of one claim must never both verify: only the exact canonical bytes parse."""
+    good = Statement(seq=3, head="a" * 64, signed_at="2026-11-23T20:46:00Z", key_sha256="b" * 64)
+    assert Statement.decode(good.encode()) == good
+    with pytest.raises(ValueError):
+        Statement.decode(forge(good.encode()))  # type: ignore[operator]

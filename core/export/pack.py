@@ -5,8 +5,9 @@ The pack is a store-shaped folder, so the auditor meets the layout they know:
   filters, the snapshots in force at its start, the catalogue in force, the run records), at their
   store paths;
 - `ledger.jsonl`: the contiguous ledger lines from the first picked entry to the last line filed in
-  the window, extended to the first signed head at or after it, verbatim; the first line's `prev`
-  links the segment to the store's earlier lines, and the signature closes it;
+  the window, extended to the first head signed after the window's end (else the first signed head
+  at or after it), verbatim; the first line's `prev` links the segment to the store's earlier lines,
+  and the signature closes it;
 - `signatures/`: the statements signed over heads inside the segment, with their public keys;
 - `pack.json`: the window, filters, segment, each picked entry with why it is there and its files;
 - `index.html`, `index.json`: the portal for the window; `README.md`: how to verify, for the auditor;
@@ -40,12 +41,13 @@ from ..signing.statements import SIG_DIR, key_file_name
 from ..store import layout
 from ..store.ledger import iter_lines, line_hash
 from .readme import pack_readme
-from .window import ExportError, Selection, Window, entry_files, select
+from .window import ExportError, Selection, Window, entry_files, parse_when, select
 
 MANIFEST = "pack.json"
 SUMS = "SHA256SUMS"
 PACK_VERSION = 1
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: the pack's bytes never depend on the clock
+ZIP_LEVEL = 6  # deflate level, fixed; the same zlib then gives the same bytes (zlib-ng may not)
 PORTAL_FILES = ("index.html", "index.json")  # what `report.portal.write_portal` writes
 
 
@@ -74,7 +76,7 @@ def export_pack(store: Path, window: Window, out: Path) -> PackSummary:
         )
     last_needed = max(selection.last_in_window or 0, max(selection.reasons))
     signatures = load_signature_folder(store / SIG_DIR)
-    covering = _covering_signature(signatures, last_needed, len(entries))
+    covering = _covering_signature(signatures, last_needed, len(entries), window.end)
     first, last = selection.first, covering or last_needed
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".evidentia-export-", dir=out.parent) as tmp:
@@ -115,10 +117,20 @@ def _read_entries(store: Path) -> list[tuple[int, dict[str, Any], bytes]]:
     return out
 
 
-def _covering_signature(signatures: SignatureFolder, needed: int, lines: int) -> int | None:
-    """The first signed head at or after line `needed` (the ledger may have moved on since)."""
-    seqs = [s for s in signatures.wanted if needed <= s <= lines]
-    return min(seqs) if seqs else None
+def _covering_signature(signatures: SignatureFolder, needed: int, lines: int, end: dt.datetime) -> int | None:
+    """The signed head that closes the segment: the first at or after line `needed` signed once the
+    window was over, else the first at or after `needed` (the ledger may have moved on since).
+
+    A signature made after the window's end shows the owner's ledger as it stood then, so the pack
+    proves that nothing else was filed in the window; an earlier one cannot (verify says so).
+    """
+    signed = sorted(
+        (f.statement.seq, f.statement.signed_at)
+        for f in signatures.files
+        if f.statement is not None and f.signature is not None and needed <= f.statement.seq <= lines
+    )
+    closing = [seq for seq, at in signed if parse_when(at, "signed_at") >= end]
+    return closing[0] if closing else signed[0][0] if signed else None
 
 
 def _copy_evidence(
@@ -250,6 +262,7 @@ def _write_zip(tree: Path, names: list[str], out: Path) -> None:
             for name in names:
                 info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
+                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # fixed, not zlib's default
                 info.create_system = 3  # Unix, so the permissions below are read everywhere
                 info.external_attr = (stat.S_IFREG | 0o644) << 16
                 info.file_size = (tree / name).stat().st_size  # decides zip64 up front

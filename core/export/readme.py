@@ -62,6 +62,12 @@ if [ -n "$s" ]; then
 else
   echo "unsigned pack: origin not proven"
 fi
+
+# 5. a run record naming its signing key ("signing_key_sha256") has a signature at or after it
+p=$(jq -r 'select(.signing_key_sha256) | .seq' ledger.jsonl | tail -n 1)
+if [ -n "$p" ] && {{ [ -z "$s" ] || [ "$(jq -r .seq "$s")" -lt "$p" ]; }}; then
+  echo "ledger line $p is a run record whose signature is missing (removed?)"
+fi
 ```
 
 Each step prints nothing when all is well (step 4 prints a note for an unsigned pack). A statement

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -34,6 +35,7 @@ from .window import Window, entry_files, parse_when, select
 
 MANIFEST = "pack.json"
 SUMS = "SHA256SUMS"
+MAX_ENTRIES = 1_000_000  # far beyond any pack; bounds the work a hostile zip's directory can ask for
 GENERATED = frozenset({layout.README, MANIFEST, SUMS, "index.html", "index.json"})
 
 
@@ -61,17 +63,41 @@ def verify_pack(
 def _unpack(zip_path: Path, root: Path) -> Discrepancy | None:
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                parts = name.split("/")
-                mode = info.external_attr >> 16
-                if name.startswith("/") or "\\" in name or ".." in parts or ":" in parts[0]:
-                    return Discrepancy("pack", name, "unsafe path in the zip; nothing was extracted")
-                if stat.S_ISLNK(mode):
-                    return Discrepancy("pack", name, "a link in the zip; nothing was extracted")
+            infos = zf.infolist()
+            problem = _refuse(infos, shutil.disk_usage(root).free)
+            if problem is not None:
+                return problem
             zf.extractall(root)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
         return Discrepancy("pack", str(zip_path), f"not a readable zip: {exc}")
+    return None
+
+
+def _refuse(infos: list[zipfile.ZipInfo], free: int) -> Discrepancy | None:
+    """Why the zip must not be extracted at all: a path that escapes or is ambiguous, a link, a name
+    twice (which copy would an auditor's `unzip` keep?), or more bytes than the disk holds (a zip
+    bomb: `zipfile` never writes more than an entry's declared size, so the sum bounds extraction)."""
+    if len(infos) > MAX_ENTRIES:
+        return Discrepancy(
+            "pack", "zip", f"{len(infos)} entries, more than {MAX_ENTRIES}; nothing was extracted"
+        )
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.filename
+        parts = name.rstrip("/").split("/")
+        if name.startswith("/") or "\\" in name or ":" in parts[0] or set(parts) & {"", ".", ".."}:
+            return Discrepancy("pack", name, "unsafe path in the zip; nothing was extracted")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            return Discrepancy("pack", name, "a link in the zip; nothing was extracted")
+        if name.rstrip("/") in seen:
+            return Discrepancy("pack", name, "in the zip twice; nothing was extracted")
+        seen.add(name.rstrip("/"))
+        total += info.file_size
+    if total > free:
+        return Discrepancy(
+            "pack", "zip", f"would unpack to {total} bytes, more than the {free} free; nothing was extracted"
+        )
     return None
 
 
@@ -120,8 +146,11 @@ def _verify_tree(root: Path, public_key: Ed25519PublicKey | None, check_sums: bo
     _check_extras(root, manifest, only, signatures.names, result)
     if check_sums:
         _check_sums(root, _ledger_hashes(entries, listed), result)
-    result.signature, problems = check_signatures(signatures, replay.hash_at, last, public_key, first)
+    result.signature, problems = check_signatures(
+        signatures, replay.hash_at, last, public_key, first, replay.promised
+    )
     result.discrepancies.extend(Discrepancy(*p) for p in problems)
+    _check_closed(result, manifest["window"]["to"])
     claimed = (manifest.get("signature") or {}).get("state")
     if not signatures.files and claimed == "signed":
         result.discrepancies.append(
@@ -134,6 +163,25 @@ def _verify_tree(root: Path, public_key: Ed25519PublicKey | None, check_sums: bo
             Discrepancy("unsigned", layout.LEDGER, "the pack is unsigned: its origin is not proven", False)
         )
     return result
+
+
+def _check_closed(result: VerifyResult, end: str) -> None:
+    """Whether the newest valid signature was made after the window: only then does the pack show
+    the owner's ledger as it stood once the window was over, so that nothing filed in the window can
+    be missing. (pack.json, which names the window, is not signed: this holds it to the signature.)"""
+    signed_at = result.signature.signed_at if result.signature else None
+    if signed_at is None or parse_when(signed_at, "signed_at") >= parse_when(end, "window.to"):
+        return
+    result.discrepancies.append(
+        Discrepancy(
+            "window",
+            MANIFEST,
+            f"the newest signature was made at {signed_at}, before the window's end {end}: the pack "
+            "cannot show that nothing more was filed in between (export again once a signed run has "
+            "followed the window)",
+            fatal=False,
+        )
+    )
 
 
 def _ledger_hashes(entries: dict[int, dict[str, Any]], listed: dict[int, list[str]]) -> dict[str, str]:
@@ -190,6 +238,12 @@ def _check_listing(
             result.discrepancies.append(
                 Discrepancy("pack", MANIFEST, f"lists other files for ledger line {seq} than it records")
             )
+        elif seq not in expected.reasons:  # the window or filters in pack.json are not the exported ones
+            result.discrepancies.append(
+                Discrepancy(
+                    "pack", MANIFEST, f"lists ledger line {seq}, which its window and filters do not pick"
+                )
+            )
 
 
 def _check_metadata(
@@ -201,6 +255,8 @@ def _check_metadata(
         if entry.get("type") != "artefact" or not entry.get("meta_path"):
             continue
         rel = str(entry["meta_path"])
+        if rel not in listed[seq]:  # only a file of the pack: never a path a forged line points elsewhere
+            continue
         try:
             art = json.loads((root / rel).read_bytes())["artefact"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -228,7 +284,9 @@ def _check_extras(
     allowed = only | {layout.LEDGER} | (GENERATED & {str(n) for n in manifest.get("generated", ())})
     allowed |= {f"{SIG_DIR}/{n}" for n in sig_names}  # checked by the signature check itself
     for rel in _walk_all(root):
-        if rel not in allowed:
+        if os.path.islink(root / rel):  # a pack is unpacked from a zip that holds no links
+            result.discrepancies.append(Discrepancy("changed", rel, "is a link, not a file of the pack"))
+        elif rel not in allowed:
             result.discrepancies.append(Discrepancy("unrecorded", rel, "in the pack but not part of it"))
 
 

@@ -83,8 +83,13 @@ class SampleRequest:
         }
 
 
-def take_sample(root: Path, request: SampleRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+def take_sample(
+    root: Path, request: SampleRequest, *, signing_key: Path | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Draw and file a sample, holding the store lock throughout; return (document, ledger entry).
+
+    With a signing key the new ledger head is signed before the lock is released, as a keyed run
+    would, so a sample never leaves an unsigned tail behind it.
 
     Under the lock no run can add to the population between reading it and filing the sample, and
     an interrupted filing is completed (by opening the store) before the population is read.
@@ -139,5 +144,9 @@ def take_sample(root: Path, request: SampleRequest) -> tuple[dict[str, Any], dic
         flushed = file_catalog_if_changed(store, catalog, now)
         _, more = file_artefact(store, catalog, artefact, population.principles, prov)
         flushed += more + store.flush()
+        if signing_key is not None:
+            from ..signing.statements import sign_store
+
+            sign_store(store, signing_key, now)
     [entry] = [e for e in flushed if e.get("collector") == "evidentia.sample"]
     return document, entry

@@ -175,10 +175,12 @@ def check_signatures(
     last_seq: int,
     given: Ed25519PublicKey | None = None,
     first_seq: int = 1,
+    promised: Mapping[int, str] | None = None,
 ) -> tuple[SignatureState, list[Problem]]:
     """Check each statement against the ledger line hashes `hash_at` (seq -> SHA-256 of the line).
 
     `first_seq`..`last_seq` are the ledger lines present (a whole store, or an audit pack's segment).
+    `promised` maps the run records that said their run signs (seq -> key fingerprint).
     """
     state = SignatureState(ledger_seq=last_seq, signatures=len(folder.files))
     problems = list(folder.problems)
@@ -187,10 +189,12 @@ def check_signatures(
     readable = [f for f in folder.files if f.statement is not None and f.signature is not None]
     ordered = sorted(readable, key=lambda f: (f.statement.seq, f.statement.signed_at))  # type: ignore[union-attr]
     best: SignatureFile | None = None
+    valid: list[Statement] = []
     for item in ordered:
         problem = _check_one(item, trusted, given_fp, hash_at, first_seq, last_seq)
         if problem is None:
             best = item
+            valid.append(item.statement)  # type: ignore[arg-type]
         else:
             fatal = problem.fatal or item is ordered[-1]
             problems.append(problem._replace(fatal=fatal))
@@ -216,6 +220,11 @@ def check_signatures(
         problems.append(
             Problem("signature", SIG_DIR, "the store holds no signature: the given public key proves nothing")
         )
+    # a statement that fails is already named; only a promise with no statement at all is news
+    stated = max((f.statement.seq for f in folder.files if f.statement is not None), default=0)
+    problems += _broken_promises(promised or {}, stated)
+    if given is None:
+        problems += _several_keys(valid, promised or {})
     signature_fatal = any(p.fatal and p.kind in ("signature", "truncated") for p in problems)
     if signature_fatal or (folder.files and best is None):
         state.state = "invalid"
@@ -268,6 +277,53 @@ def _check_one(
             f"is not the line signed in {where}: SHA-256 {actual} != signed {st.head}",
         )
     return None
+
+
+def _broken_promises(promised: Mapping[int, str], signed_seq: int) -> list[Problem]:
+    """Run records that said their run signs, with no statement at or after them.
+
+    A run files its record (naming its key) and then signs it, so a missing signature means the
+    signature was removed, or the run stopped in between; the next signed run repairs the latter.
+    This catches signatures deleted from a store whose ledger was left alone; it cannot catch lines
+    removed *with* their signatures and run records (see the README's limits).
+    """
+    broken = sorted(seq for seq in promised if seq > signed_seq)
+    if not broken:
+        return []
+    lines = ", ".join(str(seq) for seq in broken[:5]) + (", ..." if len(broken) > 5 else "")
+    return [
+        Problem(
+            "signature",
+            f"{layout.LEDGER} line{'s' if len(broken) > 1 else ''} {lines}",
+            f"the record of a run that signed with key sha256:{promised[broken[0]]}, but no "
+            "signature covers it: its signature was removed (or the run stopped before signing; the "
+            "next signed run covers it)",
+        )
+    ]
+
+
+def _several_keys(valid: list[Statement], promised: Mapping[int, str]) -> list[Problem]:
+    """With the shipped keys, a change of key is the one trace of someone re-signing: say so."""
+    keys: dict[str, int] = {}
+    for st in valid:
+        keys[st.key_sha256] = max(keys.get(st.key_sha256, 0), st.seq)
+    for key in promised.values():
+        keys.setdefault(key, 0)
+    if len(keys) < 2:
+        return []
+    named = "; ".join(
+        f"sha256:{key} (newest signed line {seq})" if seq else f"sha256:{key} (named by a run record only)"
+        for key, seq in sorted(keys.items(), key=lambda kv: kv[1])
+    )
+    return [
+        Problem(
+            "signature",
+            SIG_DIR,
+            f"signed with {len(keys)} different keys: {named}; a key change, or someone else "
+            "re-signing: pass --public-key with the owner's key to tell",
+            fatal=False,
+        )
+    ]
 
 
 def _unsigned_tail(first: int, last: int) -> Problem:

@@ -43,6 +43,7 @@ STATEMENT_KIND = "evidentia-ledger-head"
 STATEMENT_VERSION = 1
 MAX_STATEMENT_BYTES = 4096
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")  # what `utc_iso` writes
 
 
 def key_file_name(key_sha256: str) -> str:
@@ -93,7 +94,7 @@ class Statement:
             raise ValueError("'seq' must be a ledger line number")
         if not (isinstance(head, str) and _HEX64.match(head) and isinstance(key, str) and _HEX64.match(key)):
             raise ValueError("'head' and 'key_sha256' must be SHA-256 hex digests")
-        if not isinstance(signed_at, str):
+        if not isinstance(signed_at, str) or not _UTC.match(signed_at):
             raise ValueError("'signed_at' must be a UTC timestamp")
         statement = cls(seq=seq, head=head, signed_at=signed_at, key_sha256=key)
         try:
@@ -139,11 +140,12 @@ def sign_ledger_head(
     return sig_dir / f"{statement.stem}.json"
 
 
-def sign_store(store: LocalStore, key_path: Path, moment: dt.datetime | None = None) -> Path:
+def sign_store(store: LocalStore, key: Path | Ed25519PrivateKey, moment: dt.datetime | None = None) -> Path:
     """Sign the head of an open store (its lock held): what each run does last when keyed."""
     from .keys import load_private_key
 
     assert store.ledger is not None, "the store must be open"
     moment = moment or dt.datetime.now(dt.timezone.utc)
-    key = load_private_key(key_path)
+    if isinstance(key, Path):
+        key = load_private_key(key)
     return sign_ledger_head(store.root, store.staging, store.ledger.count, store.ledger.head, key, moment)

@@ -58,4 +58,10 @@ against the owner's key rather than the one shipped here), from inside this fold
       openssl pkeyutl -verify -pubin -inkey "${KEY:-signatures/key-$(jq -r .key_sha256 "$s").pub}" \\
         -rawin -in "$s" -sigfile "${s%.json}.sig" > /dev/null || echo "signature does not verify: $s"
     fi
+
+    # 5. a run record naming its signing key ("signing_key_sha256") has a signature at or after it
+    p=$(jq -r 'select(.signing_key_sha256) | .seq' ledger.jsonl | tail -n 1)
+    if [ -n "$p" ] && { [ -z "$s" ] || [ "$(jq -r .seq "$s")" -lt "$p" ]; }; then
+      echo "ledger line $p is a run record whose signature is missing (removed?)"
+    fi
 """

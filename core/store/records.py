@@ -151,9 +151,18 @@ def file_catalog_if_changed(store: LocalStore, catalog: Catalog, moment: dt.date
 
 
 def file_run_record(
-    store: LocalStore, summary: Mapping[str, Any], run_id: str, moment: dt.datetime
+    store: LocalStore,
+    summary: Mapping[str, Any],
+    run_id: str,
+    moment: dt.datetime,
+    signing_key_sha256: str | None = None,
 ) -> list[dict[str, Any]]:
-    """File the run's summary; its `instances` (status and period) are what cursors derive from."""
+    """File the run's summary; its `instances` (status and period) are what cursors derive from.
+
+    `signing_key_sha256` is the promise, made before signing, that this run signs its own record
+    with that key: `verify` then holds a store whose signature of this line (or a later one) is
+    missing to be tampered with, rather than merely unsigned.
+    """
     content = canonical_json(summary)
     filename = layout.artefact_filename(moment, f"run-{run_id}", "json")
     [path] = store.unique_paths([layout.RUNS_DIR], filename)
@@ -167,5 +176,7 @@ def file_run_record(
             for inst in summary.get("instances", [])
         ],
     }
+    if signing_key_sha256 is not None:
+        body["signing_key_sha256"] = signing_key_sha256
     store.add(body, content)
     return store.flush()

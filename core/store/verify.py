@@ -138,6 +138,7 @@ class LedgerReplay:
         self.hasher = _Hasher()
         self.wanted = wanted or set()
         self.hash_at: dict[int, str] = {}  # line hashes a signature statement names
+        self.promised: dict[int, str] = {}  # run records that said their run signs, and with which key
         self.only = only  # an audit pack holds only these of the recorded files
         self.last_seq = 0
         self.head = GENESIS
@@ -197,6 +198,8 @@ class LedgerReplay:
             self.problem("ledger", where, f"unknown entry type {kind!r}")
             return
         self.sha_by_seq[number] = str(sha)
+        if kind == "run" and isinstance(entry.get("signing_key_sha256"), str):
+            self.promised[number] = entry["signing_key_sha256"]
         size = entry.get("size")
         for rel in entry.get("paths", []):
             self.check(rel, str(sha), size, number, where, "content")
@@ -270,11 +273,15 @@ def verify_store(root: Path, public_key: Ed25519PublicKey | None = None) -> Veri
     if not (root / layout.LEDGER).exists():
         result.discrepancies.append(Discrepancy("store", str(root), "no ledger.jsonl: not a store"))
         return result
+    if (root / layout.LEDGER).is_symlink():  # the chain must be this folder's, not a file elsewhere
+        result.discrepancies.append(Discrepancy("ledger", layout.LEDGER, "is a link, not the store's ledger"))
     pending = _pending_paths(root)
     signatures = load_signature_folder(root / SIG_DIR)
     replay = LedgerReplay(root, result, pending, wanted=signatures.wanted)
     replay.run(root / layout.LEDGER)
-    result.signature, problems = check_signatures(signatures, replay.hash_at, replay.last_seq, public_key)
+    result.signature, problems = check_signatures(
+        signatures, replay.hash_at, replay.last_seq, public_key, promised=replay.promised
+    )
     result.discrepancies.extend(Discrepancy(*p) for p in problems)
     for rel in _walk(root):
         if rel in replay.recorded:
