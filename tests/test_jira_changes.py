@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jsonschema
 import pytest
 from http_server import LoopbackServer, Reply
 from jira_server import JiraServer, User
@@ -21,7 +22,7 @@ from jira_server import JiraServer, User
 from evidentia import Period
 from evidentia.plugins.jira.changes import ChangesCollector
 from evidentia.plugins.jira.connection import JiraApiError, JiraConfigError
-from evidentia.plugins.jira.query import QueryCollector
+from evidentia.plugins.jira.query import EventsQueryCollector, QueryCollector
 from evidentia.testing import make_context
 
 T0 = dt.datetime(2025, 3, 1, 0, 0, 30, tzinfo=dt.timezone.utc)
@@ -191,8 +192,13 @@ def test_query_files_any_population_with_named_fields(jira: JiraServer) -> None:
     assert findings == [] and doc["items"][0]["transitions"] == []
     assert doc["jql"] == "(project = RED AND labels = red-team) ORDER BY key ASC"
     later = Period(T0 + dt.timedelta(hours=2), T0 + DAY)
-    doc, _, _ = run(QueryCollector, {**params(jira, jql="project = RED"), "period_field": "created"}, later)
+    p = {**params(jira, jql="project = RED"), "period_field": "created"}
+    doc, _, _ = run(EventsQueryCollector, p, later)
     assert [i["key"] for i in doc["items"]] == ["RED-3", "RED-4", "RED-5"]
+    assert all(i["at"] and i["id"].startswith(i["key"] + "@") for i in doc["items"])  # a sample population
+    assert EventsQueryCollector.kind == "events" and QueryCollector.kind == "snapshot"
+    with pytest.raises(Exception, match="period_field"):  # a snapshot has no period to filter by
+        jsonschema.validate(p, QueryCollector.params_schema)
 
 
 def test_a_bad_jql_is_reported_with_the_instance(jira: JiraServer) -> None:

@@ -2,12 +2,15 @@
 
 The general form of every Jira collector: a team files its own populations (threat-model reviews,
 AI red-team findings, model retirement requests) in config alone, naming the principles they
-evidence with the instance's `principles:` key. With `period_field` the population is the run's
-period by that date (incremental, like event evidence); without, it is the JQL's whole result.
+evidence with the instance's `principles:` key. `jira.query` files the JQL's whole result as a
+snapshot; `jira.events` files the run's period by one date field, as event evidence: the host's
+cursor chains the periods night after night, the settle delay covers Jira's search-index lag, and
+`evidentia sample` can draw from it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -22,9 +25,9 @@ class QueryCollector(Collector):
     name = "jira.query"
     version = "1"
     description = (
-        "Issues a JQL selects, with the fields you name (custom fields by display name); optionally "
-        "limited to the run's period by resolved/created/updated, and with status transitions. "
-        "Give the principles it evidences with the instance's `principles:` key."
+        "Issues a JQL selects, as a snapshot, with the fields you name (custom fields by display "
+        "name) and optionally their status transitions. Give the principles it evidences with the "
+        "instance's `principles:` key."
     )
     principles = ()
     kind = "snapshot"
@@ -34,10 +37,6 @@ class QueryCollector(Collector):
         "",
         {
             "jql": {"type": "string", "minLength": 1, "description": "The JQL selecting the population"},
-            "period_field": {
-                "enum": ["resolved", "created", "updated"],
-                "description": "Keep only issues whose date lies in the run's period [last end, now)",
-            },
             "transitions": {
                 "type": "boolean",
                 "default": False,
@@ -65,4 +64,28 @@ class QueryCollector(Collector):
         yield population.artefact(str(ctx.params.get("name") or "issues"), [])
 
 
-COLLECTORS: tuple[type[Collector], ...] = (QueryCollector,)
+class EventsQueryCollector(QueryCollector):
+    """A JQL population over the run's period: the general form of `jira.changes` and `jira.incidents`."""
+
+    name = "jira.events"
+    description = (
+        "Issues a JQL selects whose resolved/created/updated date lies in the run's period "
+        "[last end, now - settle), as event evidence (no gap, no duplicate across nights), with the "
+        "fields you name and optionally their status transitions. Give the principles with `principles:`."
+    )
+    kind = "events"
+    default_settle = dt.timedelta(minutes=10)  # Jira Cloud's search index is eventually consistent
+    params_schema: ClassVar[dict[str, Any]] = {
+        **QueryCollector.params_schema,
+        "properties": {
+            **QueryCollector.params_schema["properties"],
+            "period_field": {
+                "enum": ["resolved", "created", "updated"],
+                "default": "resolved",
+                "description": "The date deciding which period an issue belongs to",
+            },
+        },
+    }
+
+
+COLLECTORS: tuple[type[Collector], ...] = (QueryCollector, EventsQueryCollector)
