@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from evidentia import Artefact, CollectContext, Collector
+from evidentia import Artefact, CollectContext, Collector, Kind
 
 from .params import PERMISSIONS, SECRET_PARAMS, params_schema
 from .population import Plan, gather
@@ -30,7 +30,7 @@ class QueryCollector(Collector):
         "instance's `principles:` key."
     )
     principles = ()
-    kind = "snapshot"
+    kind: ClassVar[Kind] = "snapshot"  # widened: its subclass jira.events files events
     secret_params = SECRET_PARAMS
     permissions = PERMISSIONS
     params_schema: ClassVar[dict[str, Any]] = params_schema(
