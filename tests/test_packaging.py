@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,7 +15,24 @@ import yaml
 from support import REPO, run_cli
 
 
+def _source_copy(dest: Path) -> Path:
+    """The tree as a fresh clone has it: a `build/` left by an earlier local build would leak stale
+    modules into the wheel (setuptools reuses it), so the wheel is built from a clean copy."""
+    junk = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "evidence", "__pycache__")
+    shutil.copytree(REPO, dest, symlinks=True, ignore=junk)
+    return dest
+
+
+def _source_of(name: str) -> Path:
+    """Where a wheel member comes from: `evidentia/plugins/...` is plugins/, the rest is core/."""
+    parts = name.split("/")[1:]
+    if parts[:1] == ["plugins"]:
+        return REPO / "plugins" / Path(*parts[1:])
+    return REPO / "core" / Path(*parts)
+
+
 def test_wheel_installs_only_the_evidentia_package_with_its_data(tmp_path: Path) -> None:
+    source = _source_copy(tmp_path / "src")
     built = subprocess.run(
         [
             sys.executable,
@@ -26,7 +44,7 @@ def test_wheel_installs_only_the_evidentia_package_with_its_data(tmp_path: Path)
             "-q",
             "-w",
             str(tmp_path),
-            str(REPO),
+            str(source),
         ],
         capture_output=True,
         text=True,
@@ -39,6 +57,8 @@ def test_wheel_installs_only_the_evidentia_package_with_its_data(tmp_path: Path)
     assert tops == {"evidentia", next(t for t in tops if t.endswith(".dist-info"))}
     assert "evidentia/catalog/en304223.yaml" in names
     assert "evidentia/plugins/local/git.py" in names
+    stale = [n for n in names if n.startswith("evidentia/") and not _source_of(n).is_file()]
+    assert stale == [], "wheel members with no source file"
     entry_points = (
         zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     )
