@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import EvidentiaError
+from ..report.source import parse_time
 
 IN_WINDOW = "filed in the window"
 IN_FORCE = "snapshot in force at the window's start"
@@ -48,16 +49,6 @@ def parse_when(text: str, option: str) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc)
 
 
-def _time(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
 @dataclass(frozen=True)
 class Window:
     """An observation window with optional principle and control filters (matching either)."""
@@ -68,11 +59,11 @@ class Window:
     controls: tuple[str, ...] = ()
 
     def contains(self, entry: Mapping[str, Any]) -> bool:
-        moment = _time(entry.get("recorded_at"))
+        moment = parse_time(entry.get("recorded_at"))
         return moment is not None and self.start <= moment < self.end
 
     def before(self, entry: Mapping[str, Any]) -> bool:
-        moment = _time(entry.get("recorded_at"))
+        moment = parse_time(entry.get("recorded_at"))
         return moment is not None and moment < self.start
 
     def matches(self, entry: Mapping[str, Any]) -> bool:
