@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import collectors_for_tests
 
+from evidentia.collector import Period
 from evidentia.plugin_manager import PluginHost, PluginInfo, build_plugin_host
+from evidentia.store.records import Provenance
 
 TESTS_DIR = Path(__file__).parent
 REPO = TESTS_DIR.parent
@@ -48,4 +51,32 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def provenance(
+    at: dt.datetime,
+    *,
+    instance: str = "inv",
+    collector: str = "local.ai_inventory",
+    kind: str = "snapshot",
+    period: Period | None = None,
+    run: str = "r1",
+    stale_after: int = 2 * 86400,
+) -> Provenance:
+    """What the runner records for a filing, for tests that file through the store directly."""
+    return Provenance(
+        instance=instance,
+        collector=collector,
+        collector_version="1",
+        plugin="evidentia",
+        plugin_version="0.1.0",
+        tool_version="0.1.0",
+        run_id=run,
+        kind=kind,
+        collected_at=at,
+        period=period or Period(at - dt.timedelta(days=1), at),
+        calls=[],
+        params={},
+        stale_after_seconds=stale_after,
     )

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from support import run_cli
+from support import provenance, run_cli
 
 from evidentia.catalog import load_builtin
-from evidentia.collector import Artefact, Finding, Period, utc_iso
+from evidentia.collector import Artefact, Finding, utc_iso
 from evidentia.errors import StoreError
 from evidentia.report.oscal import OSCAL_VERSION, assessment_results, oscal_json, oscal_token
 from evidentia.store.local import LocalStore
@@ -31,21 +31,7 @@ DAY = dt.timedelta(days=1)
 
 
 def prov(at: dt.datetime, instance: str, collector: str, kind: str = "snapshot") -> Provenance:
-    return Provenance(
-        instance=instance,
-        collector=collector,
-        collector_version="1",
-        plugin="evidentia",
-        plugin_version="0.1.0",
-        tool_version="0.1.0",
-        run_id="r1",
-        kind=kind,
-        collected_at=at,
-        period=Period(at - DAY, at),
-        calls=[],
-        params={},
-        stale_after_seconds=2 * 86400,
-    )
+    return provenance(at, instance=instance, collector=collector, kind=kind)
 
 
 def file_one(root: Path, artefact: Artefact, principles: Sequence[str], provenance: Provenance) -> None:

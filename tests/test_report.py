@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import provenance
 
 from evidentia.catalog import Catalog, add_framework_file, apply_mapping_overrides, load_builtin
 from evidentia.collector import Artefact, Finding, Period
@@ -30,31 +31,8 @@ DAY = dt.timedelta(days=1)
 TWO_DAYS = 172800
 
 
-def prov(
-    at: dt.datetime = T0,
-    *,
-    instance: str = "inv",
-    collector: str = "local.ai_inventory",
-    kind: str = "snapshot",
-    period: Period | None = None,
-    run: str = "r1",
-    stale_after: int = TWO_DAYS,
-) -> Provenance:
-    return Provenance(
-        instance=instance,
-        collector=collector,
-        collector_version="1",
-        plugin="evidentia",
-        plugin_version="0.1.0",
-        tool_version="0.1.0",
-        run_id=run,
-        kind=kind,
-        collected_at=at,
-        period=period or Period(at - DAY, at),
-        calls=[],
-        params={},
-        stale_after_seconds=stale_after,
-    )
+def prov(at: dt.datetime = T0, **fields: Any) -> Provenance:
+    return provenance(at, **fields)
 
 
 def file_one(

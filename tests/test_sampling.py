@@ -14,7 +14,7 @@ from typing import Any
 
 import collectors_for_tests
 import pytest
-from support import cli_env, run_cli
+from support import cli_env, provenance, run_cli
 
 from evidentia.catalog import load_builtin
 from evidentia.collector import Artefact, Period, utc_iso
@@ -67,21 +67,7 @@ def make_repo(path: Path, times: Iterable[dt.datetime]) -> dict[str, dt.datetime
 
 
 def prov(instance: str, collector: str, kind: str, period: Period, run: str) -> Provenance:
-    return Provenance(
-        instance=instance,
-        collector=collector,
-        collector_version="1",
-        plugin="evidentia",
-        plugin_version="0.1.0",
-        tool_version="0.1.0",
-        run_id=run,
-        kind=kind,
-        collected_at=period.end,
-        period=period,
-        calls=[],
-        params={},
-        stale_after_seconds=172800,
-    )
+    return provenance(period.end, instance=instance, collector=collector, kind=kind, period=period, run=run)
 
 
 def file_run(

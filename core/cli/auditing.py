@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .options import config_option, store_option, store_root
+from .options import config_option, from_option, store_option, store_root, to_option
 
 
 @click.command()
@@ -72,14 +72,8 @@ def verify(store: Path | None, config_path: Path, public_key: Path | None, as_js
 @click.command()
 @store_option
 @config_option
-@click.option("--from", "start", required=True, metavar="DATE", help="Window start, included.")
-@click.option(
-    "--to",
-    "end",
-    required=True,
-    metavar="DATE",
-    help="Window end, EXCLUDED: --to 2026-04-01 ends the window at the end of 31 March.",
-)
+@from_option
+@to_option
 @click.option(
     "--principle", multiple=True, metavar="ID", help="Only evidence for this principle (repeatable)."
 )

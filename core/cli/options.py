@@ -33,6 +33,16 @@ store_option = click.option(
     default=None,
     help="The evidence store folder (default: `store:` in the config, else ./evidence).",
 )
+# `export` and `sample` read an observation window the same way, so a pack and a sample drawn with
+# the same dates cover the same evidence.
+from_option = click.option("--from", "start", required=True, metavar="DATE", help="Window start, included.")
+to_option = click.option(
+    "--to",
+    "end",
+    required=True,
+    metavar="DATE",
+    help="Window end, EXCLUDED: --from 2026-01-01 --to 2027-01-01 is the year 2026.",
+)
 
 
 def plugin_host(report_failures: bool = True) -> PluginHost:

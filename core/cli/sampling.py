@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .options import config_option, signing_key_path, store_option, store_root
+from .options import config_option, from_option, signing_key_path, store_option, store_root, to_option
 
 
 @click.command()
@@ -17,14 +17,8 @@ from .options import config_option, signing_key_path, store_option, store_root
 @click.option(
     "--population", "instance", required=True, metavar="INSTANCE", help="The events instance (its `id`)."
 )
-@click.option("--from", "start", required=True, metavar="DATE", help="Window start, included.")
-@click.option(
-    "--to",
-    "end",
-    required=True,
-    metavar="DATE",
-    help="Window end, EXCLUDED (as for export): --from 2026-01-01 --to 2027-01-01 is the year 2026.",
-)
+@from_option
+@to_option
 @click.option("--size", type=click.IntRange(min=1), help="Items to draw (default: by the guidance table).")
 @click.option(
     "--seed", help="Seed for the draw, e.g. chosen by the auditor (default: a random one, recorded)."

@@ -15,7 +15,6 @@ paths, `..` and links. Then, for the folder:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from ..signing.check import check_signatures, load_signature_folder
 from ..signing.statements import SIG_DIR
 from ..store import layout
 from ..store.verify import Discrepancy, LedgerReplay, VerifyResult
+from .pack import sha256_file
 from .window import Window, entry_files, parse_when, select
 
 MANIFEST = "pack.json"
@@ -317,13 +317,5 @@ def _check_sums(root: Path, ledger_hashes: dict[str, str], result: VerifyResult)
         elif rel in ledger_hashes:
             if ledger_hashes[rel] != digest:
                 result.discrepancies.append(Discrepancy("pack", rel, f"{SUMS} disagrees with the ledger"))
-        elif _sha256(path) != digest:
+        elif sha256_file(path) != digest:
             result.discrepancies.append(Discrepancy("changed", rel, f"SHA-256 differs from {SUMS}"))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -20,13 +20,12 @@ either finding becomes `change-history-incomplete`: the missing entries may hold
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from evidentia import Artefact, CollectContext, Collector, Finding
 
-from .params import PERMISSIONS, SECRET_PARAMS, field_name, names, params_schema
+from .params import EVENTS_SETTLE, PERMISSIONS, SECRET_PARAMS, field_name, names, params_schema
 from .population import Plan, gather
 from .records import links, lower_set, person, plain, transitions
 from .window import parse_time
@@ -44,9 +43,7 @@ class ChangesCollector(Collector):
     )
     principles = ("P2", "P8", "P11")
     kind = "events"
-    # Jira Cloud's search index is eventually consistent: a ticket resolved just before the run may
-    # not be searchable yet, so the period ends this long before the run and the next night covers it.
-    default_settle = dt.timedelta(minutes=10)
+    default_settle = EVENTS_SETTLE
     secret_params = SECRET_PARAMS
     permissions = PERMISSIONS
     params_schema: ClassVar[dict[str, Any]] = params_schema(

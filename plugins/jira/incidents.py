@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from evidentia import Artefact, CollectContext, Collector, Finding
 
-from .params import PERMISSIONS, SECRET_PARAMS, days, field_name, names, params_schema
+from .params import EVENTS_SETTLE, PERMISSIONS, SECRET_PARAMS, days, field_name, names, params_schema
 from .population import Plan, gather
 from .records import links, lower_set, transitions, truthy
 
@@ -36,9 +36,7 @@ class IncidentsCollector(Collector):
     )
     principles = ("P6", "P10", "P12")
     kind = "events"
-    # Jira Cloud's search index is eventually consistent: a ticket resolved just before the run may
-    # not be searchable yet, so the period ends this long before the run and the next night covers it.
-    default_settle = dt.timedelta(minutes=10)
+    default_settle = EVENTS_SETTLE
     secret_params = SECRET_PARAMS
     permissions = PERMISSIONS
     params_schema: ClassVar[dict[str, Any]] = params_schema(

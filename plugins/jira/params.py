@@ -5,10 +5,14 @@ Kept free of the `jira` package so `evidentia plugins` and `--help` never import
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 SECRET_PARAMS = ("token",)
+# Jira Cloud's search index is eventually consistent: a ticket resolved just before a run may not be
+# searchable yet, so event periods end this long before the run and the next night covers it.
+EVENTS_SETTLE = dt.timedelta(minutes=10)
 PERMISSIONS = (
     "Jira: Browse projects on the projects the JQL reaches (issues, fields, changelogs)",
     "Jira Cloud: an API token of a user with that permission (basic auth with `email`)",

@@ -10,13 +10,12 @@ cursor chains the periods night after night, the settle delay covers Jira's sear
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from evidentia import Artefact, CollectContext, Collector, Kind
 
-from .params import PERMISSIONS, SECRET_PARAMS, params_schema
+from .params import EVENTS_SETTLE, PERMISSIONS, SECRET_PARAMS, params_schema
 from .population import Plan, gather
 from .records import transitions
 
@@ -74,7 +73,7 @@ class EventsQueryCollector(QueryCollector):
         "fields you name and optionally their status transitions. Give the principles with `principles:`."
     )
     kind = "events"
-    default_settle = dt.timedelta(minutes=10)  # Jira Cloud's search index is eventually consistent
+    default_settle = EVENTS_SETTLE
     params_schema: ClassVar[dict[str, Any]] = {
         **QueryCollector.params_schema,
         "properties": {
